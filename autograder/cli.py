@@ -1,0 +1,100 @@
+"""`mfdl`: assign, grade and validate problem sets."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from .config import ConfigError, load_config
+
+console = Console(stderr=False)
+
+
+def cmd_assign(args) -> int:
+    from .authoring import parse_master, write_outputs
+    ps = load_config(args.config).problem_set(args.problem_set)
+    a = parse_master(ps.master_path)
+    out = write_outputs(a, ps)
+    n_auto = sum(not q.manual for q in a.questions)
+    n_tests = sum(len(q.tests) for q in a.questions)
+    n_hidden = sum(t.hidden for q in a.questions for t in q.tests)
+    console.print(f"{ps.key}: {len(a.questions)} questions ({n_auto} autograded, {len(a.questions) - n_auto} manual), "
+                  f"{n_tests} tests ({n_hidden} hidden), {a.auto_points:g} autograded points")
+    console.print(f"student notebook: {out['student']}")
+    console.print(f"autograder (hidden tests, keep private): {out['autograder']}")
+    return 0
+
+
+def _ensure_built(ps) -> None:
+    if not (ps.autograder_dir / "tests.json").exists() or \
+            (ps.master_path.stat().st_mtime > (ps.autograder_dir / "tests.json").stat().st_mtime):
+        from .authoring import parse_master, write_outputs
+        console.print(f"building the autograder for {ps.key} from {ps.master_path.name}")
+        write_outputs(parse_master(ps.master_path), ps)
+
+
+def cmd_grade(args) -> int:
+    from . import sandbox
+    from .batch import BatchGrader
+    cfg = load_config(args.config)
+    ps = cfg.problem_set(args.problem_set)
+    if args.backend != "local":
+        console.print(f"backend {args.backend!r} is not available in this version; use --backend local")
+        return 2
+    try:
+        sandbox.check_available()
+    except sandbox.SandboxUnavailable as exc:
+        console.print(f"cannot grade: the local sandbox is unavailable: {exc}")
+        return 2
+    console.print("backend: local (bubblewrap sandbox: no network, private filesystem view, unprivileged uid, "
+                  "resource limits)")
+    _ensure_built(ps)
+    grader = BatchGrader(ps, Path(args.out), jobs=args.jobs, config_path=cfg.path, console=console)
+    summary = grader.run(Path(args.submissions))
+    out = Path(args.out)
+    console.print(f"graded {summary['graded']} (skipped {summary['skipped']} already graded) in "
+                  f"{summary['seconds']:.1f} s")
+    console.print(f"grades:          {out / 'grades.csv'}")
+    console.print(f"question stats:  {out / 'question_stats.csv'}")
+    console.print(f"feedback:        {out / 'feedback'}/")
+    console.print(f"run log:         {out / 'run.log'}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .validate import validate
+    ps = load_config(args.config).problem_set(args.problem_set)
+    ok = validate(ps, console, plain_run=not args.skip_plain_run)
+    return 0 if ok else 1
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="mfdl", description="Autograder for Mathematical Foundations of Deep Learning")
+    parser.add_argument("--config", default=None, help="path to grader_config.yaml (default: the repository's)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("assign", help="write the student notebook and the autograder from the master notebook")
+    p.add_argument("problem_set")
+    p.set_defaults(func=cmd_assign)
+    p = sub.add_parser("grade", help="grade every .ipynb / .zip in a folder")
+    p.add_argument("problem_set")
+    p.add_argument("submissions")
+    p.add_argument("--out", default="results")
+    p.add_argument("--jobs", type=int, default=None, help="parallel workers (default: min(2, cores))")
+    p.add_argument("--backend", default="local", choices=["local", "docker"])
+    p.set_defaults(func=cmd_grade)
+    p = sub.add_parser("validate", help="prove the test suite: reference 100%%, stub 0, every catalogued bug caught")
+    p.add_argument("problem_set")
+    p.add_argument("--skip-plain-run", action="store_true", help="skip executing the notebooks in plain Jupyter")
+    p.set_defaults(func=cmd_validate)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, FileNotFoundError) as exc:
+        console.print(f"error: {exc}", markup=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""A sandboxed Jupyter kernel driven from the trusted grader through jupyter_client.
+
+The grader owns the kernel's lifetime: it starts it confined (see `sandbox`), executes code with a
+wall-clock timeout, counts every byte the kernel sends on IOPub against an output cap, interrupts through
+the control channel, and kills the whole sandbox when the kernel stops answering. Messages larger than
+MAX_MESSAGE_BYTES are dropped by ZeroMQ before the grader ever holds them in memory.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import zmq
+from jupyter_client import BlockingKernelClient
+from jupyter_client.connect import write_connection_file
+
+from . import kernel_agent, plaindata, sandbox
+from .sandbox import Limits
+
+MAX_MESSAGE_BYTES = plaindata.MAX_PAYLOAD_BYTES + 1024 * 1024
+
+
+class KernelDied(RuntimeError):
+    pass
+
+
+@dataclass
+class ExecResult:
+    status: str  # "ok" | "error" | "timeout" | "died" | "output_limit"
+    stdout: str = ""
+    error: str = ""  # "Name: value" of a raised exception
+    traceback: str = ""
+    displays: list = field(default_factory=list)  # MIME bundles of display_data / execute_result
+    seconds: float = 0.0
+    output_bytes: int = 0
+
+
+def _boot_code(preload: list[str]) -> str:
+    """Python run as the kernel process: preload heavy libraries, then start ipykernel."""
+    imports = "".join(f"import {m}\n" for m in preload)
+    return (imports +
+            "import sys\nfrom ipykernel.kernelapp import IPKernelApp\n"
+            "app = IPKernelApp.instance()\n"
+            "app.initialize(sys.argv[1:])\n"
+            "app.start()\n")
+
+
+class SandboxedKernel:
+    """One kernel for one submission. `start()` returns at once (Popen); `wait_ready()` blocks."""
+
+    def __init__(self, limits: Limits, *, slot: int = 0, preload: list[str] | None = None,
+                 files: dict[str, bytes] | None = None):
+        self.limits = limits
+        self.slot = slot
+        self.preload = list(preload or [])
+        self.files = dict(files or {})
+        self.uid = 61000 + slot if os.geteuid() == 0 else os.geteuid()
+        self.base = Path(tempfile.mkdtemp(prefix="mfdl-kernel-"))
+        self.proc: subprocess.Popen | None = None
+        self.client: BlockingKernelClient | None = None
+        self.cgroup: sandbox.CgroupLimits | None = None
+        self.output_bytes = 0
+        self.started_at = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> "SandboxedKernel":
+        os.chmod(self.base, 0o711)
+        workdir, rundir = self.base / "home", self.base / "run"
+        workdir.mkdir()
+        rundir.mkdir()
+        for name, data in self.files.items():
+            (workdir / name).write_bytes(data)
+        for p in (workdir, rundir, *workdir.iterdir()):
+            os.chown(p, self.uid, self.uid) if os.geteuid() == 0 else None
+        conn_file = str(rundir / "kernel.json")
+        write_connection_file(conn_file, transport="ipc", ip=str(rundir / "k"), key=uuid.uuid4().hex.encode())
+        os.chmod(conn_file, 0o644)
+        argv = [sys.executable, "-c", _boot_code(self.preload), "-f", conn_file,
+                "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"]
+        cmd = sandbox.build_command(kernel_argv=argv, workdir=workdir, rundir=rundir, uid=self.uid,
+                                    limits=self.limits, env=sandbox.kernel_env())
+        self.cgroup = sandbox.CgroupLimits(f"k{os.getpid()}-{self.slot}-{uuid.uuid4().hex[:6]}", self.limits)
+        limits, cg = self.limits, self.cgroup
+
+        def preexec():
+            cg.enter()
+            sandbox.apply_rlimits(limits)
+
+        self.stderr_path = self.base / "kernel.stderr"
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                         preexec_fn=preexec, start_new_session=True, close_fds=True)
+        self.client = BlockingKernelClient(connection_file=conn_file)
+        self.client.load_connection_file()
+        self.started_at = time.monotonic()
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        client = self.client
+        client.start_channels()
+        for chan in (client.iopub_channel, client.shell_channel, client.control_channel):
+            try:
+                chan.socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+            except Exception:
+                pass
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise KernelDied(f"kernel exited during start-up: {self._stderr_tail()}")
+            try:
+                client.wait_for_ready(timeout=min(2.0, max(0.1, deadline - time.monotonic())))
+                return
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise KernelDied(f"kernel did not start within {timeout:.0f} s: {self._stderr_tail()}")
+
+    def _stderr_tail(self) -> str:
+        try:
+            return self.stderr_path.read_bytes()[-2000:].decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.stop_channels()
+            except Exception:
+                pass
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, 9)
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.cgroup is not None:
+            # Anything left in the cgroup (should be nothing once the PID namespace is gone) is killed too.
+            for path in self.cgroup.paths:
+                try:
+                    for pid in (path / "cgroup.procs").read_text().split():
+                        os.kill(int(pid), 9)
+                except (OSError, ValueError):
+                    pass
+            time.sleep(0.05) if self.cgroup.paths else None
+            self.cgroup.remove()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    # -- execution ---------------------------------------------------------------------------------
+    def interrupt(self) -> None:
+        msg = self.client.session.msg("interrupt_request", {})
+        self.client.control_channel.send(msg)
+
+    def execute(self, code: str, timeout: float) -> ExecResult:
+        """Run code; never raises for the student's behaviour, reports it in the result's status."""
+        if not self.alive():
+            return ExecResult("died", error="the kernel is not running")
+        client = self.client
+        start = time.monotonic()
+        msg_id = client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
+        res = ExecResult("ok")
+        out_chunks: list[str] = []
+        cap = self.limits.output_kb * 1024
+        deadline = start + timeout
+        idle = False
+        interrupted_at = None
+        while not idle:
+            now = time.monotonic()
+            if now > deadline and interrupted_at is None:
+                res.status = "timeout"
+                interrupted_at = now
+                self.interrupt()
+            if interrupted_at is not None and now - interrupted_at > 5.0:
+                # The code ignored the interrupt (or the kernel is wedged): the sandbox is killed.
+                self.kill()
+                break
+            if self.output_bytes > cap and res.status != "output_limit":
+                res.status = "output_limit"
+                self.kill()
+                break
+            try:
+                msg = client.get_iopub_msg(timeout=0.2)
+            except queue.Empty:
+                if not self.alive():
+                    if res.status == "ok":
+                        res.status = "died"
+                    break
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            mtype, content = msg["msg_type"], msg["content"]
+            size = sum(len(b) for b in msg.get("buffers", []) or []) + len(str(content))
+            self.output_bytes += size
+            res.output_bytes += size
+            if mtype == "status" and content.get("execution_state") == "idle":
+                idle = True
+            elif mtype == "stream":
+                if sum(len(c) for c in out_chunks) < 20000:
+                    out_chunks.append(content.get("text", ""))
+            elif mtype in ("display_data", "execute_result"):
+                res.displays.append(content.get("data", {}))
+            elif mtype == "error":
+                if res.status == "ok":
+                    res.status = "error"
+                res.error = f"{content.get('ename', '')}: {content.get('evalue', '')}"[:2000]
+                res.traceback = "\n".join(content.get("traceback", []))[-4000:]
+        if res.status in ("ok", "error", "timeout") and not self.alive():
+            res.status = "died" if res.status == "ok" else res.status
+        if res.status == "timeout" and self.alive():
+            res.error = res.error or "timed out"
+        res.stdout = "".join(out_chunks)[:20000]
+        res.seconds = time.monotonic() - start
+        return res
+
+    def install_agent(self, timeout: float) -> ExecResult:
+        return self.execute(kernel_agent.install_code(), timeout)
+
+
+class StudentCallError(Exception):
+    """A call into the student's code failed; `kind` says how, the message is for the student."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def call_function(kernel: SandboxedKernel, name: str, args: tuple, kwargs: dict, timeout: float):
+    """Call the student's `name(*args, **kwargs)` in the kernel; return the decoded plain-data result."""
+    payload = plaindata.encode_call_args(args, kwargs)
+    res = kernel.execute(kernel_agent.call_code(name, payload), timeout)
+    if res.status == "timeout":
+        raise StudentCallError("timeout", f"{name} did not return within {timeout:g} s")
+    if res.status == "died":
+        raise StudentCallError("died", f"the kernel died while running {name}")
+    if res.status == "output_limit":
+        raise StudentCallError("output_limit", f"{name} printed more than the output limit")
+    replies = [d[kernel_agent.RESULT_MIME] for d in res.displays if kernel_agent.RESULT_MIME in d]
+    if not replies:
+        detail = f" ({res.error})" if res.error else ""
+        raise StudentCallError("no_result", f"calling {name} produced no result{detail}")
+    reply = replies[-1]
+    if not isinstance(reply, dict):
+        raise StudentCallError("malformed", f"calling {name} produced a malformed result")
+    status = reply.get("status")
+    if status == "ok" and isinstance(reply.get("value"), str):
+        try:
+            return plaindata.decode(reply["value"])
+        except plaindata.PlainDataError as exc:
+            raise StudentCallError("malformed", f"{name} returned data that cannot be read: {exc}") from None
+    message = reply.get("message") if isinstance(reply.get("message"), str) else "unknown failure"
+    raise StudentCallError(status if status in ("missing", "error", "unsendable") else "malformed", message[:2000])

@@ -1,0 +1,188 @@
+"""The local sandbox: how a student's kernel process is confined.
+
+Layers, from the outside in:
+
+* bubblewrap (`bwrap`, a well-kept setuid-free sandbox tool) gives the kernel new mount, network, PID, IPC
+  and UTS namespaces. The mount namespace is built from an EMPTY root: only the OS directories, the Python
+  installation and the per-kernel working and runtime folders are mounted (read-only except those two).
+  The instructor's checkout, `solutions/`, the build folder, /root and /home do not exist in there, so
+  world-readable hidden tests are still invisible. The network namespace has no interface but a down
+  loopback; the kernel talks to the grader over Unix sockets in the runtime folder.
+* `setpriv` drops to an unprivileged uid/gid (one per worker slot, so the process limit counts one kernel),
+  clears supplementary groups, capabilities and the bounding set, and sets no_new_privs.
+* rlimits (set before exec, never raisable by the student): address space, CPU seconds, processes, file
+  size, open files, no core dumps. Where the cgroup v1 memory and pids controllers are writable (as root),
+  the whole sandbox also gets a memory and pids cap, so a fork bomb of allocating children stays bounded.
+* The trusted grader enforces wall-clock timeouts and output caps from outside and kills the sandbox
+  (killing bwrap kills the PID namespace's init and with it every process inside).
+"""
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+SANDBOX_HOME = "/home/student"
+
+
+class SandboxUnavailable(RuntimeError):
+    """The local sandbox cannot run here (no bwrap, or namespaces are not permitted)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 2048
+    cpu_seconds: int = 600
+    processes: int = 64
+    file_size_mb: int = 64
+    open_files: int = 256
+    output_kb: int = 1024
+    cell_timeout_s: float = 60.0
+    test_timeout_s: float = 30.0
+    notebook_timeout_s: float = 600.0
+    tmpfs_mb: int = 256
+
+
+def find_bwrap() -> str:
+    path = shutil.which("bwrap")
+    if not path:
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed; install it (Debian: apt-get install bubblewrap) to grade"
+        )
+    return path
+
+
+def _python_mounts() -> list[str]:
+    """Directories the kernel needs to run this Python: the venv and the base installation."""
+    roots = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), os.path.realpath(sys.exec_prefix)}
+    # Drop nested duplicates (a venv inside the base prefix, or the reverse).
+    ordered = sorted(roots, key=len)
+    keep: list[str] = []
+    for r in ordered:
+        if not any(r == k or r.startswith(k + os.sep) for k in keep):
+            keep.append(r)
+    return keep
+
+
+def _parent_dirs(path: str) -> list[str]:
+    """Parents of a mount point, created mode 0755 (bwrap would make them 0700, unreadable to the student)."""
+    out: list[str] = []
+    for parent in reversed(Path(path).parents[:-1]):
+        out += ["--perms", "0755", "--dir", str(parent)]
+    return out
+
+
+def build_command(*, kernel_argv: list[str], workdir: Path, rundir: Path, uid: int, limits: Limits,
+                  env: dict[str, str]) -> list[str]:
+    """bwrap + setpriv command that runs `kernel_argv` confined. `rundir` is mounted at its own path (the
+    connection file names sockets there); `workdir` becomes the student's home and working folder."""
+    cmd = [find_bwrap(), "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+           "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv"]
+    for d in ("/usr", "/bin", "/lib", "/lib64", "/etc", "/sbin"):
+        if os.path.exists(d):
+            cmd += ["--ro-bind", d, d] if not os.path.islink(d) else ["--symlink", os.readlink(d), d]
+    for p in _python_mounts():
+        cmd += _parent_dirs(p) + ["--ro-bind", p, p]
+    cmd += ["--proc", "/proc", "--dev", "/dev",
+            "--size", str(limits.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp",
+            "--perms", "0755", "--dir", "/home", "--bind", str(workdir), SANDBOX_HOME,
+            *_parent_dirs(str(rundir)), "--bind", str(rundir), str(rundir),
+            "--chdir", SANDBOX_HOME]
+    for k, v in env.items():
+        cmd += ["--setenv", k, v]
+    cmd.append("--")
+    if os.geteuid() == 0:  # as root, drop to the slot's unprivileged uid inside the sandbox
+        cmd += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    return cmd + kernel_argv
+
+
+def kernel_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {
+        "HOME": SANDBOX_HOME,
+        "PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin",
+        "IPYTHONDIR": "/tmp/.ipython",
+        "MPLCONFIGDIR": "/tmp/.matplotlib",
+        "JUPYTER_RUNTIME_DIR": "/tmp/.jupyter-runtime",
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        # One BLAS/OpenMP thread per kernel: graders run one kernel per core (oversubscribed BLAS threads
+        # slowed tiny models by >10x on this 2-core machine, theory-tolerances.md §0).
+        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        "LANG": "C.UTF-8",
+    }
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # machine-specific BLAS settings must carry over
+        if key in os.environ:
+            env[key] = os.environ[key]
+    env.update(extra or {})
+    return env
+
+
+def apply_rlimits(limits: Limits) -> None:
+    """Called in the child between fork and exec (preexec_fn): hard limits the student cannot raise."""
+    def cap(which, value):
+        resource.setrlimit(which, (value, value))
+    cap(resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024)
+    cap(resource.RLIMIT_CPU, int(limits.cpu_seconds))
+    cap(resource.RLIMIT_NPROC, limits.processes)
+    cap(resource.RLIMIT_FSIZE, limits.file_size_mb * 1024 * 1024)
+    cap(resource.RLIMIT_NOFILE, limits.open_files)
+    cap(resource.RLIMIT_CORE, 0)
+
+
+class CgroupLimits:
+    """Optional whole-sandbox memory and pids caps through cgroup v1 (writable only as root)."""
+
+    ROOTS = {"memory": Path("/sys/fs/cgroup/memory"), "pids": Path("/sys/fs/cgroup/pids")}
+
+    def __init__(self, name: str, limits: Limits):
+        self.paths: list[Path] = []
+        if os.geteuid() != 0:
+            return
+        settings = {"memory": ("memory.limit_in_bytes", str(limits.memory_mb * 1024 * 1024)),
+                    "pids": ("pids.max", str(limits.processes))}
+        for ctrl, root in self.ROOTS.items():
+            if not (root / "tasks").exists() or not os.access(root, os.W_OK):
+                continue
+            path = root / "mfdl" / name
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                fname, value = settings[ctrl]
+                (path / fname).write_text(value)
+                self.paths.append(path)
+            except OSError:
+                continue
+
+    def enter(self) -> None:
+        """Called in the child before exec: move this process (and so its descendants) into the groups."""
+        for path in self.paths:
+            try:
+                (path / "cgroup.procs").write_text(str(os.getpid()))
+            except OSError:
+                pass
+
+    def remove(self) -> None:
+        for path in self.paths:
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+
+
+def check_available() -> None:
+    """Raise SandboxUnavailable with the reason if a confined process cannot start here."""
+    import subprocess
+    import tempfile
+    bwrap = find_bwrap()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            proc = subprocess.run([bwrap, "--unshare-net", "--unshare-pid", "--ro-bind", "/", "/", "--", "true"],
+                                  capture_output=True, text=True, timeout=30, cwd=tmp)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SandboxUnavailable(f"bwrap could not start: {exc}") from None
+    if proc.returncode != 0:
+        raise SandboxUnavailable(f"bwrap cannot create namespaces here: {proc.stderr.strip()}")

@@ -1,0 +1,132 @@
+"""The student's side: `grader = Notebook("ps1_backprop.ipynb")`, then `grader.check("q3")`,
+`grader.check_all()` and `grader.export()`, as in Otter-Grader.
+
+Self-checks run the PUBLIC tests (stored in the notebook's metadata by `mfdl assign`) right here in the
+student's kernel, with the student's real functions. They are a convenience only: grading re-runs every
+test (public and hidden) in the trusted grader, so nothing done here can change a grade.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .checks import checker_from_specs
+from .testrun import TestFailure, compile_test
+
+
+class CheckResult:
+    def __init__(self, question: str, results: list):
+        self.question, self.results = question, results
+
+    @property
+    def passed(self) -> bool:
+        return all(ok for _, ok, _ in self.results)
+
+    def __repr__(self):
+        if self.passed:
+            return f"{self.question} results: All public tests passed!"
+        lines = [f"{self.question} results:"]
+        for desc, ok, msg in self.results:
+            lines.append(f"    {'passed' if ok else 'FAILED'}: {desc}")
+            if not ok:
+                lines.append(f"        {msg}")
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        if self.passed:
+            return f"<p><strong><pre style='display: inline;'>{self.question}</pre></strong> passed! 🎉</p>"
+        return f"<pre>{html.escape(repr(self))}</pre>"
+
+
+class Notebook:
+    def __init__(self, notebook_path: str):
+        self.path = Path(notebook_path)
+        self._manifest = None
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _load(self) -> dict:
+        if self._manifest is None:
+            try:
+                meta = json.loads(self.path.read_text())["metadata"]["mfdl"]
+            except (OSError, KeyError, ValueError) as exc:
+                raise FileNotFoundError(
+                    f"cannot read the public tests from {self.path} ({exc}); keep this notebook's file name") from None
+            self._manifest = meta
+        return self._manifest
+
+    @staticmethod
+    def _namespace() -> dict:
+        import __main__
+        try:
+            return get_ipython().user_ns  # noqa: F821 (inside IPython)
+        except NameError:
+            return vars(__main__)
+
+    # -- API -----------------------------------------------------------------------------------------
+    def check(self, question: str) -> CheckResult:
+        manifest = self._load()
+        q = next((q for q in manifest["questions"] if q["name"] == question), None)
+        if q is None:
+            raise ValueError(f"no question named {question!r}")
+        checker = checker_from_specs(manifest["checks"])
+        ns = self._namespace()
+        results = []
+        for t in q["tests"]:
+            func = compile_test(t["source"], t["name"])
+            args = []
+            missing = None
+            for p in t["params"]:
+                if p == "check":
+                    args.append(checker)
+                elif p == "np":
+                    args.append(np)
+                elif p == "remote":
+                    args.append(lambda src: eval(src, {"np": np, "numpy": np}))
+                elif p in ns:
+                    args.append(ns[p])
+                else:
+                    missing = p
+                    break
+            if missing:
+                results.append((t["description"], False, f"{missing} is not defined: run its cell first"))
+                continue
+            try:
+                func(*args)
+                results.append((t["description"], True, ""))
+            except TestFailure as exc:
+                results.append((t["description"], False, str(exc)))
+            except Exception as exc:  # the student's own code raised: report it, never crash the notebook
+                results.append((t["description"], False, f"{type(exc).__name__}: {exc}"))
+        return CheckResult(question, results)
+
+    def check_all(self):
+        manifest = self._load()
+        out = [self.check(q["name"]) for q in manifest["questions"] if not q["manual"] and q["tests"]]
+        return _AllResults(out)
+
+    def export(self, pdf: bool = False, filtering: bool = True, run_tests: bool = False):
+        """Write <notebook>_<timestamp>.zip holding the saved notebook (no pickled log, no PDF by default)."""
+        if pdf:
+            print("PDF export is not used in this course; exporting the notebook only.")
+        stamp = _dt.datetime.now().strftime("%Y_%m_%dT%H_%M_%S")
+        zpath = self.path.with_name(f"{self.path.stem}_{stamp}.zip")
+        with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.write(self.path, self.path.name)
+        print(f"Your submission has been exported. Upload {zpath.name} (make sure you saved the notebook first).")
+        return str(zpath)
+
+
+class _AllResults:
+    def __init__(self, results):
+        self.results = results
+
+    def __repr__(self):
+        return "\n\n".join(repr(r) for r in self.results)
+
+    def _repr_html_(self):
+        return "".join(r._repr_html_() for r in self.results)

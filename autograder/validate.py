@@ -1,0 +1,164 @@
+"""`mfdl validate PS`: prove the test suite of a problem set.
+
+* the reference solution earns 100%, and every correct variant (e.g. a float32 implementation) too;
+* the released stub earns 0 on every autograded question;
+* every mutant of the bug catalogue (`solutions/<ps>/mutants.yaml`) loses points on exactly the questions it
+  declares it breaks, and keeps full marks on all others;
+* the student notebook runs top to bottom without an error in a plain Jupyter kernel (self-checks and
+  export included), and the reference notebook's self-checks all pass there.
+"""
+from __future__ import annotations
+
+import copy
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from .authoring import parse_master, write_outputs
+from .engine import Autograder, KernelFactory, grade_notebook
+
+
+class CatalogueError(ValueError):
+    pass
+
+
+@dataclass
+class Case:
+    name: str
+    kind: str  # reference | variant | stub | mutant
+    notebook: object
+    breaks: set = field(default_factory=set)
+
+
+def _apply_replacements(nb, replacements, name):
+    nb = copy.deepcopy(nb)
+    for rep in replacements:
+        find, new = rep["find"], rep["with"]
+        hits = [c for c in nb.cells if c.cell_type == "code" and find in c.source]
+        count = sum(c.source.count(find) for c in hits)
+        if count != 1:
+            raise CatalogueError(f"mutant '{name}': `{find}` occurs {count} times in the reference (must be once)")
+        hits[0].source = hits[0].source.replace(find, new)
+    return nb
+
+
+def load_cases(ps, ag: Autograder) -> list[Case]:
+    ref_nb = nbformat.read(str(ps.autograder_dir / "reference.ipynb"), as_version=4)
+    stub_nb = nbformat.read(str(ps.assignment_dir / ps.notebook), as_version=4)
+    cases = [Case("reference solution", "reference", ref_nb), Case("released stub", "stub", stub_nb)]
+    cat_path = ps.solutions_dir / "mutants.yaml"
+    catalogue = yaml.safe_load(cat_path.read_text()) if cat_path.exists() else {}
+    questions = {q["name"] for q in ag.manifest["questions"] if not q["manual"]}
+    for v in catalogue.get("variants", []) or []:
+        nb = copy.deepcopy(ref_nb)
+        if "replace" in v:
+            nb = _apply_replacements(nb, v["replace"], v["name"])
+        if "append" in v:
+            nb.cells.append(nbformat.v4.new_code_cell(v["append"]))
+        cases.append(Case(f"variant: {v['name']}", "variant", nb))
+    for m in catalogue.get("mutants", []) or []:
+        breaks = set(m.get("breaks") or [])
+        unknown = breaks - questions
+        if not breaks or unknown:
+            raise CatalogueError(f"mutant '{m['name']}': `breaks` must name autograded questions (bad: {unknown or 'empty'})")
+        nb = _apply_replacements(ref_nb, m.get("replace") or [], m["name"])
+        if "append" in m:
+            nb.cells.append(nbformat.v4.new_code_cell(m["append"]))
+        cases.append(Case(f"mutant: {m['name']}", "mutant", nb, breaks))
+    return cases
+
+
+def judge(case: Case, record: dict) -> tuple[bool, str]:
+    qs = {k: v for k, v in record["questions"].items() if not v["manual"]}
+    full = {k for k, v in qs.items() if v["score"] >= v["max"] - 1e-9}
+    zero = {k for k, v in qs.items() if v["score"] == 0}
+    lost = set(qs) - full
+    if case.kind in ("reference", "variant"):
+        return (not lost, "100%" if not lost else f"lost points on {sorted(lost)}")
+    if case.kind == "stub":
+        return (zero == set(qs), "0 on every question" if zero == set(qs) else f"scored on {sorted(set(qs) - zero)}")
+    ok = lost == case.breaks
+    detail = f"lost points on {sorted(lost)}" + ("" if ok else f", expected exactly {sorted(case.breaks)}")
+    return ok, detail
+
+
+def run_notebook_plain(nb, notebook_name: str, timeout: float = 120) -> list[str]:
+    """Execute a notebook as a student would (plain kernel, package importable); return the cells' errors."""
+    from nbclient import NotebookClient
+    tmp = Path(tempfile.mkdtemp(prefix="mfdl-plain-"))
+    try:
+        path = tmp / notebook_name
+        nbformat.write(nb, str(path))
+        nb = nbformat.read(str(path), as_version=4)
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                resources={"metadata": {"path": str(tmp)}})
+        client.execute()
+        errors = []
+        for i, cell in enumerate(nb.cells):
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    errors.append(f"cell {i}: {out.get('ename')}: {out.get('evalue')}")
+        failed_checks = []
+        for i, cell in enumerate(nb.cells):
+            if "mfdl-check" in cell.metadata.get("tags", []):
+                text = "".join(o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []))
+                if "All public tests passed" not in text:
+                    failed_checks.append(f"cell {i}: {text.strip()[:300]}")
+        return errors, failed_checks
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def validate(ps, console=None, *, plain_run: bool = True) -> bool:
+    def say(text):
+        if console is not None:
+            console.print(text, markup=False, highlight=False)
+
+    a = parse_master(ps.master_path)
+    write_outputs(a, ps)
+    ag = Autograder.load(ps)
+    cases = load_cases(ps, ag)
+    n_mutants = sum(c.kind == "mutant" for c in cases)
+    say(f"validating {ps.key}: reference, stub, {sum(c.kind == 'variant' for c in cases)} variants, "
+        f"{n_mutants} mutants")
+    factory = KernelFactory(ag)
+    factory.prestart()
+    all_ok = True
+    rows = []
+    try:
+        for case in cases:
+            rec = grade_notebook(case.notebook, ag, factory)
+            ok, detail = judge(case, rec)
+            all_ok &= ok
+            rows.append((case.name, ok, f"{rec['total']:g}/{rec['possible']:g}", detail))
+            say(f"  [{'ok' if ok else 'FAIL'}] {case.name}: {rec['total']:g}/{rec['possible']:g}, {detail}")
+            if not ok:
+                for t in rec["tests"]:
+                    if (case.kind in ("reference", "variant") and not t["passed"]) or case.kind == "stub" and t["passed"]:
+                        say(f"      {t['question']}/{t['test']}: {t['message'][:400]}")
+                for issue in rec["issues"]:
+                    say(f"      issue: {issue}")
+    finally:
+        factory.close()
+    if plain_run:
+        stub = nbformat.read(str(ps.assignment_dir / ps.notebook), as_version=4)
+        errors, _ = run_notebook_plain(stub, ps.notebook)
+        ok = not errors
+        all_ok &= ok
+        say(f"  [{'ok' if ok else 'FAIL'}] the released stub runs top to bottom in Jupyter"
+            + ("" if ok else f": {errors}"))
+        ref = nbformat.read(str(ps.autograder_dir / "reference.ipynb"), as_version=4)
+        errors, failed = run_notebook_plain(ref, ps.notebook)
+        ok = not errors and not failed
+        all_ok &= ok
+        say(f"  [{'ok' if ok else 'FAIL'}] the reference passes its own self-checks in Jupyter"
+            + ("" if ok else f": {errors} {failed}"))
+    if n_mutants < 10:
+        say(f"  [FAIL] the bug catalogue has {n_mutants} mutants; at least 10 are required")
+        all_ok = False
+    say("validation " + ("PASSED" if all_ok else "FAILED"))
+    return all_ok
