@@ -126,7 +126,8 @@ class Session:
     limits: Limits
     deadline: float
     kernel: SandboxedKernel | None = None
-    good_cells: list = field(default_factory=list)
+    good_cells: list = field(default_factory=list)  # (cell number, source) that ran without killing the kernel
+    msg_to_cell: dict = field(default_factory=dict)
     restarts: int = 0
     issues: list = field(default_factory=list)
     agent_ready: bool = False
@@ -149,35 +150,51 @@ class Session:
             return False
         self.restarts += 1
         self.fresh_kernel()
-        for src in self.good_cells:
+        for index, src in list(self.good_cells):
             if self.remaining() <= 0:
                 return False
-            res = self.kernel.execute(src, min(self.limits.cell_timeout_s, self.remaining()))
+            res = self._execute_cell(index, src)
             if res.status not in ("ok", "error"):
                 return False
         return True
 
+    def _execute_cell(self, index: int, src: str):
+        res = self.kernel.execute(src, min(self.limits.cell_timeout_s, self.remaining()))
+        self.msg_to_cell[res.msg_id] = index
+        return res
+
     def run_cells(self, cells: list[str]) -> None:
-        for index, src in enumerate(cells, start=1):
+        """Execute the notebook's cells in order. A cell that hangs, floods output or ends the process is
+        dropped (and the issue recorded); the kernel is then restarted with the good cells replayed."""
+        queue_ = list(enumerate(cells, start=1)) + [(0, "pass")]  # final no-op: drains trailing output
+        position = 0
+        while position < len(queue_):
+            index, src = queue_[position]
             if self.remaining() <= 0:
-                self.issues.append(f"cells {index}-{len(cells)} not run: the notebook time limit was reached")
+                self.issues.append(f"cells {index or len(cells)}-{len(cells)} not run: the notebook time limit was reached")
                 return
             if self.kernel is None or not self.kernel.alive():
                 if not self.restart_and_replay():
-                    self.issues.append(f"cells {index}-{len(cells)} not run: too many kernel restarts")
+                    self.issues.append(f"cells from {index or len(cells)} on not run: too many kernel restarts")
                     return
-            res = self.kernel.execute(src, min(self.limits.cell_timeout_s, self.remaining()))
+            res = self._execute_cell(index, src)
+            position += 1
             if res.status == "ok":
-                self.good_cells.append(src)
+                if index:
+                    self.good_cells.append((index, src))
             elif res.status == "error":
-                self.good_cells.append(src)  # replay it as it ran: errors are the student's own business
+                self.good_cells.append((index, src))  # replayed as it ran: errors are the student's own business
                 self.issues.append(f"cell {index} raised {res.error}")
             elif res.status == "timeout":
                 self.issues.append(f"cell {index} was stopped after {self.limits.cell_timeout_s:g} s (time limit)")
             elif res.status == "died":
                 self.issues.append(f"cell {index} ended the Python process (sys.exit/os._exit/crash or memory limit)")
             elif res.status == "output_limit":
-                self.issues.append(f"cell {index} printed more than {self.limits.output_kb} KB; it was stopped")
+                culprit = self.msg_to_cell.get(res.culprit, index)
+                self.issues.append(f"cell {culprit} printed more than {self.limits.output_kb} KB; it was stopped")
+                self.good_cells = [(i, s) for i, s in self.good_cells if i != culprit]
+                if culprit != index:
+                    position -= 1  # the current cell was innocent: run it again after the restart
 
     def call(self, name: str, args, kwargs, timeout: float):
         if self.kernel is None or not self.kernel.alive() or not self.agent_ready:

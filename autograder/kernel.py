@@ -41,15 +41,30 @@ class ExecResult:
     displays: list = field(default_factory=list)  # MIME bundles of display_data / execute_result
     seconds: float = 0.0
     output_bytes: int = 0
+    msg_id: str = ""
+    culprit: str = ""  # with "output_limit": the execution (msg_id) that produced most of the output
 
 
-def _boot_code(preload: list[str]) -> str:
-    """Python run as the kernel process: preload heavy libraries, then start ipykernel."""
+def _boot_code(preload: list[str], output_cap: int) -> str:
+    """Python run as the kernel process: preload heavy libraries, start ipykernel with its print streams
+    capped at the source (a flood then fails with an error in the student's cell instead of piling up in
+    the kernel's buffers). A student who bypasses the cap still meets the grader's byte count and kill."""
     imports = "".join(f"import {m}\n" for m in preload)
     return (imports +
             "import sys\nfrom ipykernel.kernelapp import IPKernelApp\n"
             "app = IPKernelApp.instance()\n"
             "app.initialize(sys.argv[1:])\n"
+            f"_cap, _used = {int(output_cap)}, [0]\n"
+            "def _capped(write):\n"
+            "    def capped_write(text):\n"
+            "        _used[0] += len(text)\n"
+            "        if _used[0] > _cap:\n"
+            "            raise OSError('output limit reached: printing is stopped by the grader')\n"
+            "        return write(text)\n"
+            "    return capped_write\n"
+            "sys.stdout.write = _capped(sys.stdout.write)\n"
+            "sys.stderr.write = _capped(sys.stderr.write)\n"
+            "del _capped\n"
             "app.start()\n")
 
 
@@ -68,6 +83,7 @@ class SandboxedKernel:
         self.client: BlockingKernelClient | None = None
         self.cgroup: sandbox.CgroupLimits | None = None
         self.output_bytes = 0
+        self.bytes_by_parent: dict[str, int] = {}
         self.started_at = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -83,8 +99,11 @@ class SandboxedKernel:
         conn_file = str(rundir / "kernel.json")
         write_connection_file(conn_file, transport="ipc", ip=str(rundir / "k"), key=uuid.uuid4().hex.encode())
         os.chmod(conn_file, 0o644)
-        argv = [sys.executable, "-c", _boot_code(self.preload), "-f", conn_file,
-                "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"]
+        argv = [sys.executable, "-c", _boot_code(self.preload, self.limits.output_kb * 1024), "-f", conn_file,
+                "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True",
+                # Output written straight to file descriptors 1/2 (os.write, C code) goes to /dev/null
+                # instead of being forwarded by a capture thread.
+                "--IPKernelApp.capture_fd_output=False"]
         cmd = sandbox.build_command(kernel_argv=argv, workdir=workdir, rundir=rundir, uid=self.uid,
                                     limits=self.limits, env=sandbox.kernel_env())
         self.cgroup = sandbox.CgroupLimits(f"k{os.getpid()}-{self.slot}-{uuid.uuid4().hex[:6]}", self.limits)
@@ -170,7 +189,7 @@ class SandboxedKernel:
         client = self.client
         start = time.monotonic()
         msg_id = client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
-        res = ExecResult("ok")
+        res = ExecResult("ok", msg_id=msg_id)
         out_chunks: list[str] = []
         cap = self.limits.output_kb * 1024
         deadline = start + timeout
@@ -186,8 +205,11 @@ class SandboxedKernel:
                 # The code ignored the interrupt (or the kernel is wedged): the sandbox is killed.
                 self.kill()
                 break
-            if self.output_bytes > cap and res.status != "output_limit":
+            if self.output_bytes > cap:
+                # Output of earlier executions can trail in after their idle status (ipykernel flushes
+                # from a thread), so every message counts, and the cap blames the biggest producer.
                 res.status = "output_limit"
+                res.culprit = max(self.bytes_by_parent, key=self.bytes_by_parent.get)
                 self.kill()
                 break
             try:
@@ -198,11 +220,18 @@ class SandboxedKernel:
                         res.status = "died"
                     break
                 continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            mtype, content = msg["msg_type"], msg["content"]
+            except Exception:  # a malformed or forged message: the kernel broke the protocol
+                res.status, res.error = "died", "the kernel sent a malformed message"
+                self.kill()
+                break
+            content = msg.get("content", {})
             size = sum(len(b) for b in msg.get("buffers", []) or []) + len(str(content))
+            parent = msg.get("parent_header", {}).get("msg_id", "")
             self.output_bytes += size
+            self.bytes_by_parent[parent] = self.bytes_by_parent.get(parent, 0) + size
+            if parent != msg_id:
+                continue
+            mtype = msg["msg_type"]
             res.output_bytes += size
             if mtype == "status" and content.get("execution_state") == "idle":
                 idle = True

@@ -1,0 +1,75 @@
+"""Shared fixtures: a tiny two-question problem set, built into a temporary folder, with a kernel factory."""
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.authoring import parse_master, write_outputs
+from autograder.config import load_config
+from autograder.engine import Autograder, KernelFactory, grade_notebook
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CANARY = "SECRET-CANARY-HIDDEN-TEST"  # appears only in the tiny set's hidden test (and its master notebook)
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tinyset")
+    shutil.copytree(FIXTURES / "tinyset", root, dirs_exist_ok=True)
+    ps = load_config(root / "grader_config.yaml").problem_set("tiny")
+    write_outputs(parse_master(ps.master_path), ps)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_ps(tiny_root):
+    return load_config(tiny_root / "grader_config.yaml").problem_set("tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_ag(tiny_ps) -> Autograder:
+    return Autograder.load(tiny_ps)
+
+
+@pytest.fixture(scope="session")
+def factory(tiny_ag):
+    f = KernelFactory(tiny_ag, slot=7)
+    f.prestart()
+    yield f
+    f.close()
+
+
+@pytest.fixture(scope="session")
+def reference_nb(tiny_ps):
+    return nbformat.read(str(tiny_ps.autograder_dir / "reference.ipynb"), as_version=4)
+
+
+def with_cell(nb, code: str, *, after_function: str | None = None, replace_function: str | None = None):
+    """A copy of `nb` with a code cell appended (or inserted after / replacing the cell defining a function)."""
+    nb = copy.deepcopy(nb)
+    cell = nbformat.v4.new_code_cell(code)
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == "code" and (after_function or replace_function) and \
+                f"def {after_function or replace_function}(" in c.source:
+            if replace_function:
+                nb.cells[i] = cell
+            else:
+                nb.cells.insert(i + 1, cell)
+            return nb
+    nb.cells.append(cell)
+    return nb
+
+
+@pytest.fixture
+def grade(tiny_ag, factory):
+    def run(nb):
+        return grade_notebook(nb, tiny_ag, factory)
+    return run
+
+
+def scores(record) -> dict:
+    return {k: v["score"] for k, v in record["questions"].items() if not v["manual"]}
