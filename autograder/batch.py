@@ -54,12 +54,11 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 class BatchGrader:
-    def __init__(self, ps, out: Path, *, jobs: int | None = None, config_path: str | None = None,
-                 console=None):
+    def __init__(self, ps, out: Path, *, jobs: int | None = None, console=None):
         self.ps = ps
         self.out = Path(out)
         self.jobs = max(1, jobs or min(2, os.cpu_count() or 1))
-        self.config_path = str(config_path or load_config().path)
+        self.config_path = str(ps.config_path)
         self.ag = Autograder.load(ps)
         self.records_dir = self.out / "records"
         self.feedback_dir = self.out / "feedback"
@@ -84,7 +83,9 @@ class BatchGrader:
             rec = json.loads(self._record_path(sub).read_text())
         except (OSError, ValueError):
             return False
-        return rec.get("submission_sha256") == sha and rec.get("autograder") == self.ag.fingerprint
+        # Grader-side failures ("error: ...") are retried on the next run; the student's own are final.
+        return (rec.get("submission_sha256") == sha and rec.get("autograder") == self.ag.fingerprint
+                and not str(rec.get("status", "")).startswith("error"))
 
     def _save(self, sub: Submission, sha: str, rec: dict) -> None:
         rec = dict(rec, student=sub.student, file=sub.path.name, submission_sha256=sha,

@@ -14,6 +14,7 @@ from .tolerances import CentralDifference, HighamRounding, Hoeffding
 
 class TestFailure(AssertionError):
     """A test's verdict: the message is shown to the student (for public tests)."""
+    __test__ = False  # not a pytest test class
 
 
 def _as_array(value, what: str) -> np.ndarray:

@@ -51,7 +51,7 @@ def cmd_grade(args) -> int:
     console.print("backend: local (bubblewrap sandbox: no network, private filesystem view, unprivileged uid, "
                   "resource limits)")
     _ensure_built(ps)
-    grader = BatchGrader(ps, Path(args.out), jobs=args.jobs, config_path=cfg.path, console=console)
+    grader = BatchGrader(ps, Path(args.out), jobs=args.jobs, console=console)
     summary = grader.run(Path(args.submissions))
     out = Path(args.out)
     console.print(f"graded {summary['graded']} (skipped {summary['skipped']} already graded) in "

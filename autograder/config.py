@@ -72,6 +72,7 @@ class ProblemSet:
     preload: list = field(default_factory=list)
     files: list = field(default_factory=list)
     root: Path = REPO_ROOT  # folder of grader_config.yaml; solutions/, assignments/, build/ live beside it
+    config_path: Path = DEFAULT_CONFIG
 
     @property
     def solutions_dir(self) -> Path:
@@ -136,5 +137,5 @@ def load_config(path: Path | str | None = None) -> GraderConfig:
             key=key, folder=spec["folder"], notebook=spec["notebook"], title=spec["title"],
             limits=_limits(spec.get("limits") or {}, base_limits, f"{where}.limits"),
             checks=checks, check_specs=checks_raw, preload=list(spec.get("preload") or []),
-            files=list(spec.get("files") or []), root=path.resolve().parent)
+            files=list(spec.get("files") or []), root=path.resolve().parent, config_path=path.resolve())
     return GraderConfig(problem_sets=sets, path=path)

@@ -63,7 +63,8 @@ def gamma(n: int, u: float) -> float:
 class HighamRounding:
     input_roundings: int = 1
 
-    PARAMS = {"input_roundings": "roundings from converting float64 inputs to the student's precision"}
+    PARAMS = {"input_roundings": "roundings from converting float64 inputs to the student's precision "
+                                 "(one per converted factor in the longest product)"}
 
     def bound(self, *, student_dtype, ops: int, magnitude):
         """Elementwise allowed |student - reference| for a result with `ops` roundings on its longest chain."""
