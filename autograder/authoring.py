@@ -276,6 +276,8 @@ def build_notebook(a: Assignment, cells: list, check_specs: dict, notebook_name:
     export = nbformat.v4.new_code_cell("grader.check_all()\ngrader.export()")
     export.metadata["tags"] = [TAG_EXPORT]
     nb.cells = out + [export_md, export]
+    for i, cell in enumerate(nb.cells):  # stable, unique cell ids (nbformat >= 4.5 requires them)
+        cell["id"] = f"mfdl-{i:03d}"
     return nb
 
 

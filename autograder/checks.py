@@ -99,7 +99,8 @@ class Checker:
             return
         ratio = np.where(tol > 0, err / np.where(tol > 0, tol, 1), np.inf)
         worst = np.unravel_index(int(np.argmax(np.where(err > tol, ratio, -1))), err.shape) if err.ndim else ()
-        rel = np.linalg.norm(err) / max(np.linalg.norm(exp), np.finfo(np.float64).tiny)
+        with np.errstate(all="ignore"):
+            rel = np.linalg.norm(err) / max(np.linalg.norm(exp), np.finfo(np.float64).tiny)
         n_bad = int(np.sum(err > tol))
         where = f" at index {tuple(int(i) for i in worst)}" if err.ndim else ""
         raise TestFailure(

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from .config import ConfigError, load_config
 
-console = Console(stderr=False)
+console = Console(stderr=False, soft_wrap=True)
 
 
 def cmd_assign(args) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,7 +110,9 @@ def read_notebook(data: bytes):
     except Exception as exc:
         raise InvalidSubmission(f"the file is not a valid Jupyter notebook (corrupt JSON?): {str(exc)[:300]}") from None
     try:
-        nbformat.validate(nb)
+        with warnings.catch_warnings():  # old notebooks without cell ids are fine to grade
+            warnings.simplefilter("ignore")
+            nbformat.validate(nb)
     except nbformat.ValidationError as exc:
         raise InvalidSubmission(f"the notebook does not follow the Jupyter format: {str(exc).splitlines()[0][:300]}") from None
     return nb
@@ -135,9 +138,15 @@ class Session:
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
-    def fresh_kernel(self) -> None:
+    peak_memory_bytes: int = 0
+
+    def kill_kernel(self) -> None:
         if self.kernel is not None:
             self.kernel.kill()
+            self.peak_memory_bytes = max(self.peak_memory_bytes, self.kernel.peak_memory_bytes or 0)
+
+    def fresh_kernel(self) -> None:
+        self.kill_kernel()
         self.kernel = self.factory.get()
         self.factory.prestart()
         self.agent_ready = False
@@ -235,12 +244,12 @@ def grade_notebook(nb, ag: Autograder, factory: KernelFactory) -> dict:
                 tests_out.append(out.to_dict())
             questions[q["name"]] = {"score": score, "max": q["points"], "manual": False}
     finally:
-        if session.kernel is not None:
-            session.kernel.kill()
+        session.kill_kernel()
     total = sum(v["score"] for v in questions.values() if not v["manual"])
     possible = sum(v["max"] for v in questions.values() if not v["manual"])
     return {"questions": questions, "tests": tests_out, "total": total, "possible": possible,
-            "issues": session.issues, "restarts": session.restarts, "seconds": time.monotonic() - started}
+            "issues": session.issues, "restarts": session.restarts, "seconds": time.monotonic() - started,
+            "peak_memory_mb": round(session.peak_memory_bytes / 2**20, 1) if session.peak_memory_bytes else None}
 
 
 def zero_record(ag: Autograder, reason: str) -> dict:

@@ -43,6 +43,8 @@ class ExecResult:
     output_bytes: int = 0
     msg_id: str = ""
     culprit: str = ""  # with "output_limit": the execution (msg_id) that produced most of the output
+    result: object = None  # the last graded-call result published by the in-kernel agent
+    result_bytes: int = 0
 
 
 def _boot_code(preload: list[str], output_cap: int) -> str:
@@ -84,6 +86,7 @@ class SandboxedKernel:
         self.cgroup: sandbox.CgroupLimits | None = None
         self.output_bytes = 0
         self.bytes_by_parent: dict[str, int] = {}
+        self.peak_memory_bytes: int | None = None  # whole sandbox, from the cgroup (None without cgroups)
         self.started_at = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -166,6 +169,7 @@ class SandboxedKernel:
             except subprocess.TimeoutExpired:
                 pass
         if self.cgroup is not None:
+            self.peak_memory_bytes = self.cgroup.peak_memory_bytes()
             # Anything left in the cgroup (should be nothing once the PID namespace is gone) is killed too.
             for path in self.cgroup.paths:
                 try:
@@ -227,6 +231,18 @@ class SandboxedKernel:
             content = msg.get("content", {})
             size = sum(len(b) for b in msg.get("buffers", []) or []) + len(str(content))
             parent = msg.get("parent_header", {}).get("msg_id", "")
+            data = content.get("data") if isinstance(content.get("data"), dict) else {}
+            if kernel_agent.RESULT_MIME in data:
+                # Return values of graded calls have their own cap (plain-data payload size), not the
+                # print cap; only the last one of an execution is kept.
+                res.result_bytes += size
+                if res.result_bytes > 2 * MAX_MESSAGE_BYTES:
+                    res.status = "output_limit"
+                    self.kill()
+                    break
+                if parent == msg_id:
+                    res.result = data[kernel_agent.RESULT_MIME]
+                continue
             self.output_bytes += size
             self.bytes_by_parent[parent] = self.bytes_by_parent.get(parent, 0) + size
             if parent != msg_id:
@@ -239,7 +255,8 @@ class SandboxedKernel:
                 if sum(len(c) for c in out_chunks) < 20000:
                     out_chunks.append(content.get("text", ""))
             elif mtype in ("display_data", "execute_result"):
-                res.displays.append(content.get("data", {}))
+                if len(res.displays) < 20:
+                    res.displays.append(data)
             elif mtype == "error":
                 if res.status == "ok":
                     res.status = "error"
@@ -270,16 +287,15 @@ def call_function(kernel: SandboxedKernel, name: str, args: tuple, kwargs: dict,
     payload = plaindata.encode_call_args(args, kwargs)
     res = kernel.execute(kernel_agent.call_code(name, payload), timeout)
     if res.status == "timeout":
-        raise StudentCallError("timeout", f"{name} did not return within {timeout:g} s")
+        raise StudentCallError("timeout", f"{name} did not return within the test's time limit ({timeout:.0f} s left)")
     if res.status == "died":
         raise StudentCallError("died", f"the kernel died while running {name}")
     if res.status == "output_limit":
         raise StudentCallError("output_limit", f"{name} printed more than the output limit")
-    replies = [d[kernel_agent.RESULT_MIME] for d in res.displays if kernel_agent.RESULT_MIME in d]
-    if not replies:
+    reply = res.result
+    if reply is None:
         detail = f" ({res.error})" if res.error else ""
         raise StudentCallError("no_result", f"calling {name} produced no result{detail}")
-    reply = replies[-1]
     if not isinstance(reply, dict):
         raise StudentCallError("malformed", f"calling {name} produced a malformed result")
     status = reply.get("status")

@@ -138,11 +138,29 @@ class CgroupLimits:
     """Optional whole-sandbox memory and pids caps through cgroup v1 (writable only as root)."""
 
     ROOTS = {"memory": Path("/sys/fs/cgroup/memory"), "pids": Path("/sys/fs/cgroup/pids")}
+    _swept = False
+
+    @classmethod
+    def sweep_stale(cls) -> None:
+        """Remove groups left by a grader that was killed. rmdir only succeeds on a group with no process
+        in it, so a group in use by another running grader is never touched."""
+        for root in cls.ROOTS.values():
+            base = root / "mfdl"
+            if base.is_dir():
+                for d in base.iterdir():
+                    if d.is_dir():
+                        try:
+                            d.rmdir()
+                        except OSError:
+                            pass
+        cls._swept = True
 
     def __init__(self, name: str, limits: Limits):
         self.paths: list[Path] = []
         if os.geteuid() != 0:
             return
+        if not CgroupLimits._swept:
+            self.sweep_stale()
         settings = {"memory": ("memory.limit_in_bytes", str(limits.memory_mb * 1024 * 1024)),
                     "pids": ("pids.max", str(limits.processes))}
         for ctrl, root in self.ROOTS.items():
@@ -164,6 +182,14 @@ class CgroupLimits:
                 (path / "cgroup.procs").write_text(str(os.getpid()))
             except OSError:
                 pass
+
+    def peak_memory_bytes(self) -> int | None:
+        for path in self.paths:
+            try:
+                return int((path / "memory.max_usage_in_bytes").read_text())
+            except (OSError, ValueError):
+                continue
+        return None
 
     def remove(self) -> None:
         for path in self.paths:

@@ -1,0 +1,82 @@
+"""Regenerate the bundled example submissions of a problem set from its reference solution and its bug
+catalogue: `python examples/make_examples.py ps1`. They stand for a small class: correct, float32,
+partially wrong, blank, exported as a zip, and broken or hostile in the ways a real class produces."""
+from __future__ import annotations
+
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from autograder.authoring import parse_master, write_outputs
+from autograder.config import load_config
+from autograder.validate import _apply_replacements
+
+HOSTILE_TAMPER = """import numpy as np, os
+np.allclose = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+for path in ['../solutions', '/work', os.path.expanduser('~')]:
+    try:
+        print(path, os.listdir(path))
+    except OSError as exc:
+        print(path, exc)
+def affine_forward(x, w, b):
+    return np.zeros((np.shape(x)[0], np.shape(w)[1]))
+"""
+
+
+def main(key: str) -> None:
+    ps = load_config().problem_set(key)
+    write_outputs(parse_master(ps.master_path), ps)
+    ref = nbformat.read(str(ps.autograder_dir / "reference.ipynb"), as_version=4)
+    stub = nbformat.read(str(ps.assignment_dir / ps.notebook), as_version=4)
+    catalogue = yaml.safe_load((ps.solutions_dir / "mutants.yaml").read_text())
+    mutants = {m["name"]: m for m in catalogue["mutants"]}
+    variants = {v["name"]: v for v in catalogue["variants"]}
+    out = Path(__file__).parent / ps.folder / "submissions"
+    out.mkdir(parents=True, exist_ok=True)
+
+    def mutate(names):
+        nb = ref
+        for name in names:
+            m = next(m for n, m in mutants.items() if name in n)
+            nb = _apply_replacements(nb, m.get("replace", []), m["name"])
+        return nb
+
+    def append(nb, code):
+        nb = nbformat.from_dict(nb)
+        nb = nbformat.reads(nbformat.writes(nb), as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell(code))
+        return nb
+
+    def after(nb, func, code):
+        nb = nbformat.reads(nbformat.writes(nb), as_version=4)
+        i = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and f"def {func}(" in c.source)
+        nb.cells.insert(i + 1, nbformat.v4.new_code_cell(code))
+        return nb
+
+    float32 = next(v for n, v in variants.items() if n.startswith("float32"))
+    examples = {
+        "ada_perfect": ref,
+        "ben_float32": append(ref, float32["append"]),
+        "chen_partial": mutate(["bias gradient", "not divided by N"]),
+        "dana_blank": stub,
+        "eli_batchnorm_bug": mutate(["mean and variance terms missing"]),
+        "gus_infinite_loop": after(ref, "relu_backward", "def relu_backward(dout, x):\n    while True:\n        pass\n"),
+        "ivy_tampering": after(ref, "affine_forward", HOSTILE_TAMPER),
+        "jo_exits_midway": after(ref, "relu_backward", "import sys\nsys.exit('done for today')\n"),
+        "kim_forward_difference": mutate(["forward difference"]),
+    }
+    for name, nb in examples.items():
+        nbformat.write(nb, str(out / f"{name}.ipynb"))
+    with zipfile.ZipFile(out / "fay_exported.zip", "w") as zf:  # as written by grader.export()
+        zf.writestr(ps.notebook, nbformat.writes(ref))
+    text = nbformat.writes(ref)
+    (out / "hal_corrupt.ipynb").write_text(text[: len(text) // 2])  # truncated upload
+    print(f"wrote {len(examples) + 2} example submissions to {out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "ps1")
