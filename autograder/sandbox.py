@@ -84,11 +84,12 @@ def build_command(*, kernel_argv: list[str], workdir: Path, rundir: Path, uid: i
     for d in ("/usr", "/bin", "/lib", "/lib64", "/etc", "/sbin"):
         if os.path.exists(d):
             cmd += ["--ro-bind", d, d] if not os.path.islink(d) else ["--symlink", os.readlink(d), d]
+    # /tmp first: a tmpfs there would hide a Python installation or runtime folder that lives under /tmp.
+    cmd += ["--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--size", str(limits.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp"]
     for p in _python_mounts():
         cmd += _parent_dirs(p) + ["--ro-bind", p, p]
-    cmd += ["--proc", "/proc", "--dev", "/dev",
-            "--size", str(limits.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp",
-            "--perms", "0755", "--dir", "/home", "--bind", str(workdir), SANDBOX_HOME,
+    cmd += ["--perms", "0755", "--dir", "/home", "--bind", str(workdir), SANDBOX_HOME,
             *_parent_dirs(str(rundir)), "--bind", str(rundir), str(rundir),
             "--chdir", SANDBOX_HOME]
     for k, v in env.items():

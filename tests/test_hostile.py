@@ -327,3 +327,19 @@ def test_zip_bomb_and_bad_zips(tmp_path):
         zf.writestr("readme.txt", "hi")
     with pytest.raises(InvalidSubmission, match="no notebook"):
         notebook_bytes(empty)
+
+
+def test_private_tmp_and_home_are_writable_and_limited(grade, reference_nb):
+    probe = ("import os\n"
+             "def add(a, b):\n"
+             "    open('/tmp/scratch', 'w').write('ok')\n"
+             "    open(os.path.expanduser('~/notes.txt'), 'w').write('ok')\n"
+             "    try:\n"
+             "        with open('/tmp/big', 'wb') as f:\n"
+             "            for _ in range(64): f.write(b'0' * 2**20)\n"
+             "        raise RuntimeError('file size limit missing')\n"
+             "    except OSError:\n"
+             "        pass\n"
+             "    return np.asarray(a) + np.asarray(b)\n")
+    rec = grade(with_cell(reference_nb, probe, replace_function="add"))
+    assert scores(rec)["q2"] == 2.0, [t["message"] for t in rec["tests"]]
