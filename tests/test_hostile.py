@@ -343,3 +343,32 @@ def test_private_tmp_and_home_are_writable_and_limited(grade, reference_nb):
              "    return np.asarray(a) + np.asarray(b)\n")
     rec = grade(with_cell(reference_nb, probe, replace_function="add"))
     assert scores(rec)["q2"] == 2.0, [t["message"] for t in rec["tests"]]
+
+
+def test_notebook_time_limit_stops_a_slow_submission(tiny_ag, reference_nb):
+    import dataclasses
+
+    from autograder.engine import KernelFactory, grade_notebook
+    ag = dataclasses.replace(tiny_ag, limits=dataclasses.replace(tiny_ag.limits, notebook_timeout_s=4.0))
+    nb = with_cell(reference_nb, "import time\ntime.sleep(2)\n", after_function="double")
+    for _ in range(4):
+        nb = with_cell(nb, "import time\ntime.sleep(2)\n", after_function="double")
+    f = KernelFactory(ag, slot=9)
+    try:
+        t0 = time.monotonic()
+        rec = grade_notebook(nb, ag, f)
+        elapsed = time.monotonic() - t0
+    finally:
+        f.close()
+    assert elapsed < 15
+    assert scores(rec) == {"q1": 0.0, "q2": 0.0}
+    assert any("notebook time limit" in i for i in rec["issues"])
+    assert all("time limit" in t["message"] for t in rec["tests"])
+
+
+def test_unknown_kernelspec_and_odd_metadata_are_ignored(grade, reference_nb):
+    import copy
+    nb = copy.deepcopy(reference_nb)
+    nb.metadata["kernelspec"] = {"name": "mfdl-env", "display_name": "x", "language": "python"}
+    nb.metadata["otter"] = {"assignment_name": "some-other-hw"}
+    assert scores(grade(nb)) == {"q1": 2.0, "q2": 2.0}
