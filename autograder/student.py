@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import checker_from_specs
-from .testrun import TestFailure, compile_test
+from .checks import TestFailure, checker_from_specs
+from .testrun import compile_test, test_arguments
 
 
 class CheckResult:
@@ -78,22 +78,12 @@ class Notebook:
         results = []
         for t in q["tests"]:
             func = compile_test(t["source"], t["name"])
-            args = []
-            missing = None
-            for p in t["params"]:
-                if p == "check":
-                    args.append(checker)
-                elif p == "np":
-                    args.append(np)
-                elif p == "remote":
-                    args.append(lambda src: eval(src, {"np": np, "numpy": np}))
-                elif p in ns:
-                    args.append(ns[p])
-                else:
-                    missing = p
-                    break
-            if missing:
-                results.append((t["description"], False, f"{missing} is not defined: run its cell first"))
+            try:
+                args = test_arguments(t["params"], checker=checker,
+                                      remote=lambda src: eval(src, {"np": np, "numpy": np}),
+                                      student=lambda name: ns[name])
+            except KeyError as exc:
+                results.append((t["description"], False, f"{exc.args[0]} is not defined: run its cell first"))
                 continue
             try:
                 func(*args)

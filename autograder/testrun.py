@@ -61,6 +61,16 @@ def compile_test(source: str, name: str):
     return namespace[name]
 
 
+def test_arguments(params: list, *, checker: Checker, remote, student, reference=None) -> list:
+    """The values injected into a test's parameters, by name: `check`, `np`, `remote`, `ref` (hidden tests,
+    trusted side only), and anything else is a student function, resolved by `student(name)`."""
+    special = {"check": checker, "np": np, "remote": remote, "ref": reference}
+    return [special[p] if p in special else student(p) for p in params]
+
+
+test_arguments.__test__ = False  # not a pytest test
+
+
 def run_test(question: str, test: dict, *, checker: Checker, reference, caller, test_timeout: float,
              notebook_deadline: float) -> TestOutcome:
     """Run one test. `caller(name, args, kwargs, timeout)` performs a call into the student's kernel."""
@@ -72,18 +82,8 @@ def run_test(question: str, test: dict, *, checker: Checker, reference, caller, 
         outcome.message = "not run: the time limit for the whole notebook was reached"
         return outcome
     func = compile_test(test["source"], test["name"])
-    args = []
-    for p in test["params"]:
-        if p == "check":
-            args.append(checker)
-        elif p == "np":
-            args.append(np)
-        elif p == "ref":
-            args.append(reference)
-        elif p == "remote":
-            args.append(RemoteCode)
-        else:
-            args.append(StudentFunction(p, caller, deadline))
+    args = test_arguments(test["params"], checker=checker, remote=RemoteCode, reference=reference,
+                          student=lambda name: StudentFunction(name, caller, deadline))
     try:
         func(*args)
         outcome.passed, outcome.score = True, test["points"]
