@@ -24,12 +24,12 @@ from .submissions import Submission, discover, notebook_bytes
 _worker: dict = {}
 
 
-def _init_worker(config_path: str, ps_key: str, slots) -> None:
+def _init_worker(config_path: str, ps_key: str, slots, backend: str, image) -> None:
     cfg = load_config(config_path)
     ps = cfg.problem_set(ps_key)
     ag = Autograder.load(ps)
     slot = slots.get()
-    factory = KernelFactory(ag, slot=slot)
+    factory = KernelFactory(ag, slot=slot, backend=backend, image=image)
     factory.prestart()
     _worker.update(ag=ag, factory=factory, notebook=ps.notebook)
     import atexit
@@ -54,7 +54,9 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 class BatchGrader:
-    def __init__(self, ps, out: Path, *, jobs: int | None = None, console=None):
+    def __init__(self, ps, out: Path, *, jobs: int | None = None, console=None, backend: str = "local",
+                 image: str | None = None):
+        self.backend, self.image = backend, image
         self.ps = ps
         self.out = Path(out)
         self.jobs = max(1, jobs or min(2, os.cpu_count() or 1))
@@ -148,8 +150,16 @@ class BatchGrader:
         attempts: dict[str, int] = {}
         pending = list(todo)
         started = time.monotonic()
-        while pending:
-            pending = self._run_pool(pending, attempts, log)
+        if self.backend == "docker":
+            from . import docker_backend
+            docker_backend.sweep_orphans()
+            batch = docker_backend.batch_id()  # inherited by the workers: labels this batch's containers
+        try:
+            while pending:
+                pending = self._run_pool(pending, attempts, log)
+        finally:
+            if self.backend == "docker":  # no container survives the batch, even after Ctrl-C
+                docker_backend.remove_containers(batch)
         self.write_tables()
         elapsed = time.monotonic() - started
         log.info("batch done: %d graded in %.1f s", len(todo), elapsed)
@@ -162,7 +172,7 @@ class BatchGrader:
             slots.put(i)
         remaining = []
         with ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(self.config_path, self.ps.key, slots)) as pool:
+                                 initargs=(self.config_path, self.ps.key, slots, self.backend, self.image)) as pool:
             futures = {pool.submit(_grade_one, str(sub.path)): (sub, sha) for sub, sha in pending}
             not_done = set(futures)
             while not_done:

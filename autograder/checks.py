@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .tolerances import CentralDifference, HighamRounding, Hoeffding
+from .tolerances import DampedRounding, GaussianQuadraticForm, WindowRate
+from .tolerances import BellmanStopping, LinearSolveRounding, OrderStatisticEnvelope
 
 
 class TestFailure(AssertionError):
@@ -136,6 +138,215 @@ class Checker:
         if abs(freq - p) > t:
             raise TestFailure(f"{what}: observed frequency {freq:.4f} over {n} draws, expected {p:.4f}; a correct "
                               f"sampler stays within {t:.2g} ({r.describe(n=n, t=t)})")
+
+    # -- iterative methods -----------------------------------------------------------------------------
+    def iteration_bound(self, *, student_dtype, ops: int, magnitude, amplification, input_magnitude=None,
+                        propagated=None, initial=None, rule: str = "iterates") -> np.ndarray:
+        """Rounding bounds delta_0..delta_K (axis 0) of an iteration (rule `damped_rounding`), for tests that
+        propagate them further (e.g. an optimizer's moment estimates into its steps)."""
+        r = self._rule(rule, DampedRounding)
+        return r.accumulate(student_dtype=student_dtype, ops=ops, magnitude=magnitude, amplification=amplification,
+                            input_magnitude=input_magnitude, propagated=propagated, initial=initial)
+
+    def iterates(self, actual, expected, *, what: str, ops: int, magnitude, amplification, input_magnitude=None,
+                 propagated=None, initial=None, norm: bool = False, iter_axis: int = 0,
+                 rule: str = "iterates") -> np.ndarray:
+        """Student iterates vs reference iterates that differ only by rounding, accumulated through the
+        iteration (rule `damped_rounding`). `actual` holds the iterates along `iter_axis`; with `norm=True`
+        the 2-norms over the last axis (the vector of one iterate) are compared with the bound, otherwise
+        every entry. Returns the student's array (float64) for further use."""
+        r = self._rule(rule, DampedRounding)
+        exp = np.asarray(expected, dtype=np.float64)
+        arr = self.finite(self.shape(actual, exp.shape, what), what)
+        bound = r.accumulate(student_dtype=arr.dtype, ops=ops, magnitude=magnitude, amplification=amplification,
+                             input_magnitude=input_magnitude, propagated=propagated, initial=initial)
+        diff = arr.astype(np.float64) - exp
+        err = np.linalg.norm(diff, axis=-1) if norm else np.abs(diff)
+        bound = np.moveaxis(bound, 0, iter_axis)
+        bound = np.broadcast_to(bound, err.shape)
+        if np.all(err <= bound):
+            return arr.astype(np.float64)
+        bad = err > bound
+        first = int(np.min(np.nonzero(np.moveaxis(bad, iter_axis, 0).reshape(bad.shape[iter_axis], -1).any(axis=1))))
+        sel = np.moveaxis(bad, iter_axis, 0)[first]
+        sub_err = np.moveaxis(err, iter_axis, 0)[first]
+        sub_bound = np.moveaxis(bound, iter_axis, 0)[first]
+        flat = int(np.argmax(np.where(sel, sub_err, -1).ravel()))
+        where = np.unravel_index(flat, sub_err.shape) if sub_err.ndim else ()
+        n_bad = int(np.sum(bad))
+        kind = "distance" if norm else "difference"
+        got_exp = ""
+        if not norm:
+            a_first = np.moveaxis(arr, iter_axis, 0)[first]
+            e_first = np.moveaxis(exp, iter_axis, 0)[first]
+            got_exp = f" (got {float(a_first[where]):.10g}, expected {float(e_first[where]):.10g})"
+        idx = f" at index {tuple(int(i) for i in where)}" if len(where) else ""
+        raise TestFailure(
+            f"{what} departs from the reference at iterate {first}{idx}: {kind} {float(sub_err[where]):.3g}"
+            f"{got_exp}, while {r.describe(student_dtype=arr.dtype, ops=ops, k=first)} can explain at most "
+            f"{float(sub_bound[where]):.2g}; {n_bad} of {err.size} values are out of bounds. This is a bug in the "
+            "update (or its convention), not round-off.")
+
+    def rate(self, norms, *, what: str, rho: float, k1: int, k2: int, growth, rounding=(0.0, 0.0),
+             rule: str = "rate") -> float:
+        """Linear rate from the student's own error norms ||e_k|| (rule `window_rate`); returns the estimate."""
+        r = self._rule(rule, WindowRate)
+        e = self.finite(_as_array(norms, what), what).astype(np.float64)
+        n1, n2 = float(e[k1]), float(e[k2])
+        d1, d2 = (float(v) for v in rounding)
+        lo, hi = r.ratio_interval(rho=rho, k1=k1, k2=k2, growth=growth)
+        tiny = np.finfo(np.float64).tiny
+        low = max(n2 - d2, 0.0) / (n1 + d1) if n1 + d1 > 0 else 0.0
+        high = (n2 + d2) / max(n1 - d1, tiny)
+        n = k2 - k1
+        est = (n2 / n1) ** (1.0 / n) if n1 > 0 and n2 > 0 else 0.0
+        if high >= lo and low <= hi:
+            return est
+        raise TestFailure(
+            f"{what}: estimated rate (||e_{k2}|| / ||e_{k1}||)^(1/{n}) = {est:.6f} ({r.describe(rho=rho, k1=k1, k2=k2, growth=growth)}; "
+            f"your iterates' rounding bound allows ||e|| to move by {d1:.2g} at k={k1} and {d2:.2g} at k={k2}, "
+            f"where ||e|| = {n1:.3g} and {n2:.3g}). The method does not converge at the rate theory gives.")
+
+    def quadratic_form_mean(self, values, *, what: str, weight, mean, cov, slack: float = 0.0,
+                            rule: str = "stochastic") -> float:
+        """Mean over runs of X_r = e_r^T W e_r, e_r ~ N(mean, cov) i.i.d. (rule `gaussian_quadratic_form`);
+        `slack` bounds the effect of rounding on the mean. Returns the observed mean."""
+        r = self._rule(rule, GaussianQuadraticForm)
+        x = self.finite(_as_array(values, what), what).astype(np.float64).ravel()
+        runs = x.size
+        expected, below, above = r.band(runs=runs, weight=weight, mean=mean, cov=cov)
+        got = float(x.mean())
+        lo, hi = expected - below - slack, expected + above + slack
+        if lo <= got <= hi:
+            return got
+        raise TestFailure(
+            f"{what}: mean over {runs} runs is {got:.6g}, but theory gives exactly {expected:.6g} in expectation, "
+            f"and {r.describe(runs=runs)}: [{lo:.6g}, {hi:.6g}] (rounding allowance {slack:.2g} included). "
+            f"Off by a factor {got / expected if expected else float('inf'):.3g}: a wrong step size, missing or "
+            "mis-scaled noise, or a wrong schedule would explain this.")
+
+    # -- dynamic programming and reinforcement learning (problem set 3) ---------------------------------
+    @staticmethod
+    def _exact_errors(actual: np.ndarray, exact) -> np.ndarray:
+        """|actual - exact| entrywise, computed in rational arithmetic (`exact`: Fractions or floats)."""
+        from fractions import Fraction
+        flat = [abs(Fraction(float(a)) - (e if isinstance(e, Fraction) else Fraction(float(e))))
+                for a, e in zip(actual.ravel().tolist(), list(np.ravel(np.asarray(exact, dtype=object))))]
+        return np.array([float(x) for x in flat]).reshape(actual.shape)
+
+    def solve(self, actual, exact, A, *, what: str, ops: int, rhs_magnitude, rule: str = "policy_evaluation"):
+        """Student's solution of A x = b vs the exact solution (rule `linear_solve`); `ops` roundings form each
+        entry of A and b, `rhs_magnitude` is b computed on absolute values. Returns the allowed error."""
+        r = self._rule(rule, LinearSolveRounding)
+        n = len(exact)
+        arr = self.finite(self.shape(actual, (n,), what), what)
+        x_norm = max((abs(float(e)) for e in exact), default=0.0)
+        tol = r.bound(A, x_norm, student_dtype=arr.dtype, ops=ops, rhs_magnitude=rhs_magnitude)
+        err = self._exact_errors(arr, exact)
+        if np.all(err <= tol):
+            return tol
+        i = int(np.argmax(err))
+        raise TestFailure(
+            f"{what} is wrong in {int(np.sum(err > tol))} of {n} entries; worst at index {i}: got {float(arr[i]):.12g}, "
+            f"exact {float(exact[i]):.12g} (error {err[i]:.3g}). The {r.describe(student_dtype=arr.dtype, n=n)} "
+            f"allows at most {tol:.2g}, so this is a bug, not round-off.")
+
+    def value_iteration(self, V, policy_value, n_backups, *, V_star, eps: float, gamma: float, reward_bound: float,
+                        differences, what: str, rule: str = "value_iteration") -> None:
+        """Both guarantees of the stopping theorem and the number of backups (rule `puterman_stopping`).
+        V: the student's final values; policy_value: V^pi of the student's greedy policy (exact); V_star:
+        exact optimal values; differences: ||V_j - V_{j-1}||, j = 1, 2, ..., of a float64 replay."""
+        r = self._rule(rule, BellmanStopping)
+        S = len(V_star)
+        arr = self.finite(self.shape(V, (S,), f"{what}: V"), f"{what}: V")
+        g = r.guarantees(student_dtype=arr.dtype, n_states=S, reward_bound=reward_bound, gamma_=gamma, eps=eps)
+        err = self._exact_errors(arr, V_star)
+        if float(err.max()) > g["value"]:
+            i = int(np.argmax(err))
+            raise TestFailure(
+                f"{what}: ||V - V*|| = {err[i]:.3g} (state {i}: got {float(arr[i]):.10g}, exact V* = "
+                f"{float(V_star[i]):.10g}), but stopping at ||V_(k+1) - V_k|| < eps(1-gamma)/(2 gamma) guarantees "
+                f"< eps/2 = {eps / 2:g} ({g['value']:.6g} with rounding; {r.describe(student_dtype=arr.dtype, eps=eps, gamma_=gamma)}). "
+                "Is the threshold right, and do you return the last iterate V_(k+1)?")
+        from fractions import Fraction
+        loss = [float(vs - vp) for vs, vp in zip(V_star, policy_value)]
+        worst = int(np.argmax(loss))
+        if loss[worst] > g["policy"]:
+            raise TestFailure(
+                f"{what}: your greedy policy loses {loss[worst]:.3g} against the optimal value at state {worst} "
+                f"(V^pi = {float(Fraction(policy_value[worst])):.10g}, V* = {float(V_star[worst]):.10g}); the stopping "
+                f"theorem guarantees at most eps = {eps:g} ({g['policy']:.6g} with rounding). Is the policy greedy "
+                "with respect to the returned V?")
+        possible = r.possible_counts(differences, theta=g["theta"], slack=g["count_slack"])
+        try:
+            count = int(np.asarray(n_backups))
+        except (TypeError, ValueError):
+            raise TestFailure(f"{what}: the number of backups should be an int, got {type(n_backups).__name__}") from None
+        if count not in possible:
+            d = list(differences)
+            near = ", ".join(f"d_{j} = {d[j - 1]:.3g}" for j in range(max(1, min(possible) - 2),
+                                                                    min(len(d), max(possible) + 2) + 1))
+            raise TestFailure(
+                f"{what}: you performed {count} backups, but from V_0 = 0 the first k + 1 with "
+                f"||V_(k+1) - V_k|| < eps(1-gamma)/(2 gamma) = {g['theta']:.4g} is {' or '.join(map(str, possible))} "
+                f"(allowing for rounding); the differences are {near}. Check the threshold and how you count.")
+
+    def policy_iteration(self, V, policy_value, *, V_star, A, ops: int, rhs_magnitude, tol: float, gamma: float,
+                         reward_bound: float, horizon: float, n_states: int, what: str,
+                         solve_rule: str = "policy_evaluation", rule: str = "value_iteration") -> None:
+        """Policy iteration's result: V (the student's values on the system's unknowns) is the value of the
+        returned policy up to the linear solve's rounding (rule `linear_solve`), and that policy's exact value
+        `policy_value` is optimal up to what the stopping tolerance `tol` and rounding allow:
+            max(V* - V^pi) <= (tol + 2 delta_Q + 2 gamma e_s) * horizon,
+        where at termination T V^pi <= V^pi + (tol + 2 delta_Q + 2 gamma e_s) (delta_Q: rounding of a computed Q,
+        e_s: the solve's bound) and V* - V^pi <= gamma P_pi* (V* - V^pi) + that slack, whose sum over time is
+        `horizon` = max_s E_pi*[sum_t gamma^t] (expected discounted number of steps of an optimal policy).
+        V, policy_value, V_star and A cover the non-terminal states; `n_states` is S (the length of the sums)."""
+        br = self._rule(rule, BellmanStopping)
+        e_s = self.solve(V, policy_value, A, what=f"{what}: V (the value of your returned policy)", ops=ops,
+                         rhs_magnitude=rhs_magnitude, rule=solve_rule)
+        arr = np.asarray(V)
+        v_norm = max(abs(float(v)) for v in policy_value) + e_s
+        # one more rounding than a backup: the comparison Q[s, a] > Q[s, pi(s)] + tol adds tol in floating point
+        delta_q = br.q_error(student_dtype=arr.dtype, n_states=int(n_states) + 1,
+                             magnitude=float(reward_bound) + gamma * v_norm + tol)
+        allowed = (tol + 2 * delta_q + 2 * gamma * e_s) * horizon
+        loss = [float(a - b) for a, b in zip(V_star, policy_value)]
+        worst = int(np.argmax(loss))
+        if loss[worst] > allowed:
+            raise TestFailure(
+                f"{what}: your final policy is not optimal: at state {worst} its value is {float(policy_value[worst]):.10g}, "
+                f"the optimal value {float(V_star[worst]):.10g} (loss {loss[worst]:.3g}; stopping when no action improves "
+                f"by more than tol = {tol:g} allows at most {allowed:.2g}). Does the loop stop only when the policy is "
+                "stable, and does the improvement step use the new values?")
+
+    def envelope(self, values, *, name: str, what: str, rule: str = "qlearning") -> np.ndarray:
+        """R statistics of independent runs vs the calibrated [min, max] of the reference (rule
+        `calibrated_envelope`): fails iff `quorum` of them leave it on the same side."""
+        r = self._rule(rule, OrderStatisticEnvelope)
+        x = self.finite(_as_array(values, what), what).astype(np.float64).ravel()
+        if x.size != r.runs:
+            raise ValueError(f"envelope '{name}' is calibrated for {r.runs} runs, the test gave {x.size}")
+        lo, hi = r.envelope(name)
+        above, below = int(np.sum(x > hi)), int(np.sum(x < lo))
+        if above < r.quorum and below < r.quorum:
+            return x
+        side = "above the largest" if above >= r.quorum else "below the smallest"
+        hint = ("too large: the iteration does not converge to the right values, or too slowly"
+                if above >= r.quorum else
+                "too small: less noise than the algorithm has (e.g. expected instead of sampled next states)")
+        raise TestFailure(
+            f"{what}: {max(above, below)} of {r.runs} runs are {side} value seen in {r.calibration_runs} reference runs "
+            f"[{lo:.4g}, {hi:.4g}] (yours: {', '.join(f'{v:.4g}' for v in x)}); {hint}. {r.describe()}.")
+
+    def quorum(self, failures: list, *, what: str, rule: str = "qlearning") -> None:
+        """Per-run pass/fail verdicts of a property implied by 'statistic <= envelope max' (rule
+        `calibrated_envelope`): fails iff at least `quorum` runs fail. `failures`: one message per failed run."""
+        r = self._rule(rule, OrderStatisticEnvelope)
+        if len(failures) < r.quorum:
+            return
+        raise TestFailure(f"{what}: {len(failures)} of {r.runs} runs fail: " + "; ".join(failures[:3])
+                          + f". Each failure needs an error beyond the calibrated envelope: {r.describe()}.")
 
 
 def checker_from_specs(specs: dict) -> Checker:

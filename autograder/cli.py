@@ -40,18 +40,27 @@ def cmd_grade(args) -> int:
     from .batch import BatchGrader
     cfg = load_config(args.config)
     ps = cfg.problem_set(args.problem_set)
-    if args.backend != "local":
-        console.print(f"backend {args.backend!r} is not available in this version; use --backend local")
-        return 2
-    try:
-        sandbox.check_available()
-    except sandbox.SandboxUnavailable as exc:
-        console.print(f"cannot grade: the local sandbox is unavailable: {exc}")
-        return 2
-    console.print("backend: local (bubblewrap sandbox: no network, private filesystem view, unprivileged uid, "
-                  "resource limits)")
+    if args.backend == "docker":
+        from . import docker_backend
+        try:
+            detail = docker_backend.check_available(args.image or docker_backend.DEFAULT_IMAGE)
+        except docker_backend.DockerUnavailable as exc:
+            console.print(f"cannot grade with --backend docker: {exc}. The local backend (--backend local) needs "
+                          "no engine.")
+            return 2
+        console.print(f"backend: docker ({detail}; one container per submission: no network, read-only root, "
+                      "unprivileged uid, memory/pids/CPU limits)")
+    else:
+        try:
+            sandbox.check_available()
+        except sandbox.SandboxUnavailable as exc:
+            console.print(f"cannot grade: the local sandbox is unavailable: {exc}")
+            return 2
+        console.print("backend: local (bubblewrap sandbox: no network, private filesystem view, unprivileged uid, "
+                      "resource limits; the default, needs no Docker engine)")
     _ensure_built(ps)
-    grader = BatchGrader(ps, Path(args.out), jobs=args.jobs, console=console)
+    grader = BatchGrader(ps, Path(args.out), jobs=args.jobs, console=console, backend=args.backend,
+                         image=args.image)
     summary = grader.run(Path(args.submissions))
     out = Path(args.out)
     console.print(f"graded {summary['graded']} (skipped {summary['skipped']} already graded) in "
@@ -82,7 +91,9 @@ def main(argv=None) -> int:
     p.add_argument("submissions")
     p.add_argument("--out", default="results")
     p.add_argument("--jobs", type=int, default=None, help="parallel workers (default: min(2, cores))")
-    p.add_argument("--backend", default="local", choices=["local", "docker"])
+    p.add_argument("--backend", default="local", choices=["local", "docker"],
+                   help="local: bubblewrap sandbox (default); docker: one container per submission")
+    p.add_argument("--image", default=None, help="grading image for --backend docker (default: mfdl-grader:latest)")
     p.set_defaults(func=cmd_grade)
     p = sub.add_parser("validate", help="prove the test suite: reference 100%%, stub 0, every catalogued bug caught")
     p.add_argument("problem_set")

@@ -70,13 +70,15 @@ class KernelFactory:
     """Hands out fresh kernels; keeps the next one booting in the background, so start-up (Python, ipykernel,
     numpy) overlaps with grading instead of adding to it. Each kernel serves one submission only."""
 
-    def __init__(self, ag: Autograder, slot: int = 0):
+    def __init__(self, ag: Autograder, slot: int = 0, backend: str = "local", image: str | None = None):
         self.ag, self.slot, self._next, self._count = ag, slot, None, 0
+        self.backend, self.image = backend, image
 
     def _start(self) -> SandboxedKernel:
         self._count += 1
         uid_slot = self.slot * 4 + self._count % 4
-        return SandboxedKernel(self.ag.limits, slot=uid_slot, preload=self.ag.preload, files=self.ag.files).start()
+        return SandboxedKernel(self.ag.limits, slot=uid_slot, preload=self.ag.preload, files=self.ag.files,
+                               backend=self.backend, image=self.image).start()
 
     def prestart(self) -> None:
         if self._next is None:

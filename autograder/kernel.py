@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import queue
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -71,22 +69,24 @@ def _boot_code(preload: list[str], output_cap: int) -> str:
 
 
 class SandboxedKernel:
-    """One kernel for one submission. `start()` returns at once (Popen); `wait_ready()` blocks."""
+    """One kernel for one submission. `start()` returns at once; `wait_ready()` blocks until it answers.
+
+    Confinement is the backend's job (`sandbox.BwrapLauncher` locally, `docker_backend.DockerLauncher` in
+    a container); this class only speaks the Jupyter protocol over Unix sockets in a shared runtime folder."""
 
     def __init__(self, limits: Limits, *, slot: int = 0, preload: list[str] | None = None,
-                 files: dict[str, bytes] | None = None):
+                 files: dict[str, bytes] | None = None, backend: str = "local", image: str | None = None):
         self.limits = limits
         self.slot = slot
         self.preload = list(preload or [])
         self.files = dict(files or {})
-        self.uid = 61000 + slot if os.geteuid() == 0 else os.geteuid()
+        self.uid = 61000 + slot if (os.geteuid() == 0 or backend == "docker") else os.geteuid()
         self.base = Path(tempfile.mkdtemp(prefix="mfdl-kernel-"))
-        self.proc: subprocess.Popen | None = None
+        self.launcher = sandbox.make_launcher(backend, limits=limits, slot=slot, image=image)
         self.client: BlockingKernelClient | None = None
-        self.cgroup: sandbox.CgroupLimits | None = None
         self.output_bytes = 0
         self.bytes_by_parent: dict[str, int] = {}
-        self.peak_memory_bytes: int | None = None  # whole sandbox, from the cgroup (None without cgroups)
+        self.peak_memory_bytes: int | None = None  # whole sandbox (cgroup), None where unknown
         self.started_at = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -102,24 +102,13 @@ class SandboxedKernel:
         conn_file = str(rundir / "kernel.json")
         write_connection_file(conn_file, transport="ipc", ip=str(rundir / "k"), key=uuid.uuid4().hex.encode())
         os.chmod(conn_file, 0o644)
-        argv = [sys.executable, "-c", _boot_code(self.preload, self.limits.output_kb * 1024), "-f", conn_file,
+        argv = [self.launcher.python, "-c", _boot_code(self.preload, self.limits.output_kb * 1024), "-f", conn_file,
                 "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True",
                 # Output written straight to file descriptors 1/2 (os.write, C code) goes to /dev/null
                 # instead of being forwarded by a capture thread.
                 "--IPKernelApp.capture_fd_output=False"]
-        cmd = sandbox.build_command(kernel_argv=argv, workdir=workdir, rundir=rundir, uid=self.uid,
-                                    limits=self.limits, env=sandbox.kernel_env())
-        self.cgroup = sandbox.CgroupLimits(f"k{os.getpid()}-{self.slot}-{uuid.uuid4().hex[:6]}", self.limits)
-        limits, cg = self.limits, self.cgroup
-
-        def preexec():
-            cg.enter()
-            sandbox.apply_rlimits(limits)
-
-        self.stderr_path = self.base / "kernel.stderr"
-        with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                         preexec_fn=preexec, start_new_session=True, close_fds=True)
+        self.launcher.launch(argv, workdir=workdir, rundir=rundir, uid=self.uid, env=sandbox.kernel_env(),
+                             log_path=self.base / "kernel.stderr")
         self.client = BlockingKernelClient(connection_file=conn_file)
         self.client.load_connection_file()
         self.started_at = time.monotonic()
@@ -135,23 +124,17 @@ class SandboxedKernel:
                 pass
         deadline = time.monotonic() + timeout
         while True:
-            if self.proc.poll() is not None:
-                raise KernelDied(f"kernel exited during start-up: {self._stderr_tail()}")
+            if not self.launcher.alive():
+                raise KernelDied(f"kernel exited during start-up: {self.launcher.log_tail()}")
             try:
                 client.wait_for_ready(timeout=min(2.0, max(0.1, deadline - time.monotonic())))
                 return
             except RuntimeError:
                 if time.monotonic() > deadline:
-                    raise KernelDied(f"kernel did not start within {timeout:.0f} s: {self._stderr_tail()}")
-
-    def _stderr_tail(self) -> str:
-        try:
-            return self.stderr_path.read_bytes()[-2000:].decode("utf-8", "replace").strip()
-        except OSError:
-            return ""
+                    raise KernelDied(f"kernel did not start within {timeout:.0f} s: {self.launcher.log_tail()}")
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.launcher.alive()
 
     def kill(self) -> None:
         if self.client is not None:
@@ -159,26 +142,8 @@ class SandboxedKernel:
                 self.client.stop_channels()
             except Exception:
                 pass
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, 9)
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        if self.cgroup is not None:
-            self.peak_memory_bytes = self.cgroup.peak_memory_bytes()
-            # Anything left in the cgroup (should be nothing once the PID namespace is gone) is killed too.
-            for path in self.cgroup.paths:
-                try:
-                    for pid in (path / "cgroup.procs").read_text().split():
-                        os.kill(int(pid), 9)
-                except (OSError, ValueError):
-                    pass
-            time.sleep(0.05) if self.cgroup.paths else None
-            self.cgroup.remove()
+        self.launcher.kill()
+        self.peak_memory_bytes = self.launcher.peak_memory_bytes
         shutil.rmtree(self.base, ignore_errors=True)
 
     # -- execution ---------------------------------------------------------------------------------

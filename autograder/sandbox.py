@@ -200,6 +200,79 @@ class CgroupLimits:
                 pass
 
 
+class BwrapLauncher:
+    """The local backend: the kernel runs under bwrap + setpriv with rlimits (and cgroups as root)."""
+
+    name = "local"
+
+    def __init__(self, limits: Limits, slot: int):
+        self.limits, self.slot = limits, slot
+        self.python = sys.executable
+        self.proc = None
+        self.cgroup: CgroupLimits | None = None
+        self.peak_memory_bytes: int | None = None
+        self.log_path: Path | None = None
+
+    def launch(self, argv, *, workdir: Path, rundir: Path, uid: int, env: dict, log_path: Path) -> None:
+        import subprocess
+        import uuid
+        cmd = build_command(kernel_argv=argv, workdir=workdir, rundir=rundir, uid=uid, limits=self.limits, env=env)
+        self.cgroup = CgroupLimits(f"k{os.getpid()}-{self.slot}-{uuid.uuid4().hex[:6]}", self.limits)
+        limits, cg = self.limits, self.cgroup
+
+        def preexec():
+            cg.enter()
+            apply_rlimits(limits)
+
+        self.log_path = log_path
+        with open(log_path, "wb") as err:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                         preexec_fn=preexec, start_new_session=True, close_fds=True)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self) -> str:
+        try:
+            return self.log_path.read_bytes()[-2000:].decode("utf-8", "replace").strip()
+        except (OSError, AttributeError):
+            return ""
+
+    def kill(self) -> None:
+        import subprocess
+        import time
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, 9)  # bwrap dies, and with it the PID namespace's init and all inside
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.cgroup is not None:
+            self.peak_memory_bytes = self.cgroup.peak_memory_bytes()
+            for path in self.cgroup.paths:  # anything left in the group is killed too
+                try:
+                    for pid in (path / "cgroup.procs").read_text().split():
+                        os.kill(int(pid), 9)
+                except (OSError, ValueError):
+                    pass
+            if self.cgroup.paths:
+                time.sleep(0.05)
+            self.cgroup.remove()
+            self.cgroup = None
+
+
+def make_launcher(backend: str, *, limits: Limits, slot: int, image: str | None = None):
+    if backend == "local":
+        return BwrapLauncher(limits, slot)
+    if backend == "docker":
+        from .docker_backend import DockerLauncher
+        return DockerLauncher(limits, slot, image=image)
+    raise ValueError(f"unknown backend {backend!r} (use local or docker)")
+
+
 def check_available() -> None:
     """Raise SandboxUnavailable with the reason if a confined process cannot start here."""
     import subprocess

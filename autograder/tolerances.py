@@ -31,6 +31,67 @@ hoeffding
     Hoeffding (1963): for n independent Bernoulli(p) draws, P(|p_hat - p| >= t) <= 2 exp(-2 n t^2). Choosing
     t = sqrt(ln(2/delta) / (2n)) makes the probability that a correct sampler fails at most delta (the
     configured `false_fail_probability`).
+
+damped_rounding
+    Iterates x_0, x_1, ..., x_K of an iterative method (gradient descent, momentum, SGD, adaptive methods),
+    student vs reference. Write one step as z_{k+1} = T_k z_k + c_k (z = the method's state). The computed
+    state satisfies z~_{k+1} = T_k z~_k + c_k + r_k, where the local error r_k of step k is bounded by
+    Higham's rule for that one step (Lemma 3.1, §3.5): |r_k| <= (gamma_n(u_s) + gamma_n(u_64)) M_k +
+    gamma_m(u_s) P_k, with n roundings on the step's longest chain, M_k the step computed on absolute values,
+    and m = `input_roundings` conversions of float64 data (A, b, step sizes, momentum, noise) to the student's
+    precision, each a perturbation of at most u_s times the terms P_k they enter (default P_k = M_k). The
+    error then obeys e_{k+1} = T_k e_k + r_k, so e_K = sum_j T_{K-1}...T_{j+1} r_j and
+        ||e_K|| <= a_K gamma_1(u_s) ||x_0|| + sum_{j<K} a_{K-1-j} ||r_j||,   a_m >= ||T^m||
+    (the discrete variation-of-constants formula; Higham 2002, ch. 17, bounds stationary iterative methods the
+    same way, with sum_j ||G^j|| multiplying the per-step error). Rounding errors are damped, not amplified, when the iteration contracts: for gradient descent
+    on a quadratic T = I - eta A and a_m = max_i |1 - eta lambda_i|^m; for momentum methods a_m is the
+    2-norm of the m-th power of the 2x2-block iteration matrix, computed by the test; for an exponential
+    average with factor beta (Adam's moments) a_m = beta^m elementwise; a plain running sum (x_t = x_{t-1}
+    - step_t with given gradients) has a_m = 1. Errors already bounded upstream (e.g. of Adam's moments,
+    propagated to the step to first order) enter as `propagated` local terms. Like higham_rounding this is a
+    first-order worst-case bound, never a statistical one.
+
+window_rate
+    Linear convergence rate estimated from the student's own iterates, rho_hat = (||e_k2|| / ||e_k1||)^(1/n),
+    n = k2 - k1, e_k = x_k - x*. The theory of each method gives ||e_k|| = rho^k h(k) exactly on the test
+    problem, with h(k2)/h(k1) in a bracket [lo, hi] that follows from the window: for gradient descent
+    hi = 1 and lo >= ||P e_0|| / (||P e_0||^2 + (r_2/rho)^(2 k1) ||(I-P) e_0||^2)^(1/2) (P projects on the
+    slowest eigen-directions, r_2 the next contraction factor); for heavy ball and Nesterov on a spectrum
+    {mu, L} every mode is a 2x2 Jordan block with a double eigenvalue of modulus rho, so e_k = (1 + c k)
+    rho^k e_0 componentwise (c fixed by x_{-1} = x_0) and h(k2)/h(k1) lies between the Jordan factors
+    (1 + c k2)/(1 + c k1) of the modes present (for c = 1 this is the ((k2+1)/(k1+1))^(1/n) slack on rho).
+    (Polyak 1964; Nesterov 2004, §2.1-2.2; Lessard, Recht & Packard 2016 for the iteration matrices.) The
+    student's norms carry their rounding bound delta_k (damped_rounding), so the test passes iff
+    [(n2 - d2)/(n1 + d1), (n2 + d2)/(n1 - d1)] meets [rho^n lo, rho^n hi]: no guessed percentage anywhere.
+
+gaussian_quadratic_form
+    Mean over R independent runs of X = e^T W e, e ~ N(m, S) exactly (the error of SGD on a quadratic with
+    Gaussian noise injected by the grader is a linear function of that noise, so m and S follow from
+    exact recursions). Write e = m + S^(1/2) z: X = c + l^T z + z^T B z with c = m^T W m,
+    l = 2 S^(1/2) W m, B = S^(1/2) W S^(1/2) (eigenvalues a_i >= 0). Over R runs, Laurent & Massart (2000,
+    Ann. Statist. 28(5), Lemma 1) give for Y = sum a_i (z_i^2 - 1) (all R d terms):
+    P(Y >= 2 ||a||_2 sqrt(x) + 2 ||a||_inf x) <= e^-x and P(Y <= -2 ||a||_2 sqrt(x)) <= e^-x; the linear
+    part sum_r l^T z_r ~ N(0, R ||l||^2) exceeds ||l|| sqrt(2 R x) in absolute value with probability
+    <= 2 e^-x (Chernoff bound of the normal tail). A union bound with x = ln(4/delta) makes the probability
+    that a correct implementation falls outside the band at most delta (`false_fail_probability`). The
+    assumptions hold by construction: the grader draws the noise itself, i.i.d. standard normal (scaled),
+    and the recursion is linear, so e is exactly Gaussian; rounding of the student's iterates is added as
+    a separate deterministic slack (damped_rounding).
+
+linear_solve
+    A linear system solved by Gaussian elimination with partial pivoting vs its exact solution: backward error
+    gamma_3n |L||U| (Higham 2002, Thm 9.4) plus the rounding of forming A and b, pushed through the
+    perturbation theorem (Thm 7.2). Details in `LinearSolveRounding`.
+
+puterman_stopping
+    Value iteration's stopping rule ||V_{k+1} - V_k|| < eps (1 - gamma) / (2 gamma): value within eps/2 of V*,
+    greedy policy within eps (Puterman 1994, Thm 6.3.1), widened by the rounding of the backups; and the
+    possible backup counts. Details in `BellmanStopping`.
+
+calibrated_envelope
+    A statistic of a randomized algorithm against the [min, max] of N reference runs: fails a correct
+    implementation with probability 2 C(R, q) / C(N + R, q) (order statistics of exchangeable runs).
+    Details in `OrderStatisticEnvelope`.
 """
 from __future__ import annotations
 
@@ -106,3 +167,286 @@ class Hoeffding:
 
 
 RULES = {"higham_rounding": HighamRounding, "central_difference": CentralDifference, "hoeffding": Hoeffding}
+
+
+@dataclass(frozen=True)
+class DampedRounding:
+    input_roundings: int = 2
+
+    PARAMS = {"input_roundings": "conversions of float64 data to the student's precision that can enter one "
+                                 "term of a step (e.g. 2 for eta * (A x): eta and A)"}
+
+    def factors(self, *, student_dtype, ops: int) -> tuple[float, float]:
+        """(rounding factor of one step's n = `ops` roundings on both sides, factor of the input conversions)."""
+        us = unit_roundoff(student_dtype)
+        return gamma(int(ops), us) + gamma(int(ops), U64), gamma(self.input_roundings, us)
+
+    def accumulate(self, *, student_dtype, ops: int, magnitude, amplification, input_magnitude=None,
+                   propagated=None, initial=None) -> np.ndarray:
+        """Bounds delta_0..delta_K on |student - reference| for the iterates (axis 0), given the per-step
+        magnitudes M_0..M_{K-1} (axis 0, any trailing shape), the amplification (a scalar beta: a_m = beta^m;
+        or a sequence a_0..a_K bounding ||T^m||), optional input magnitudes P_k, already-bounded local errors
+        E_k (`propagated`) and the magnitude of x_0 (converted once)."""
+        f_ops, f_in = self.factors(student_dtype=student_dtype, ops=ops)
+        mag = np.asarray(magnitude, dtype=np.float64)
+        local = f_ops * mag + f_in * (mag if input_magnitude is None else np.asarray(input_magnitude, np.float64))
+        if propagated is not None:
+            local = local + np.asarray(propagated, dtype=np.float64)
+        k_steps = local.shape[0]
+        start = np.zeros(local.shape[1:]) if initial is None else \
+            gamma(1, unit_roundoff(student_dtype)) * np.broadcast_to(np.asarray(initial, np.float64), local.shape[1:])
+        out = np.empty((k_steps + 1,) + local.shape[1:])
+        amp = np.asarray(amplification, dtype=np.float64)
+        if amp.ndim == 0:                      # geometric: delta_{k+1} = a delta_k + local_k
+            out[0] = start
+            for k in range(k_steps):
+                out[k + 1] = amp * out[k] + local[k]
+            return out
+        if amp.ndim != 1 or amp.shape[0] < k_steps + 1:
+            raise ValueError(f"amplification needs {k_steps + 1} entries a_0..a_K, got shape {amp.shape}")
+        extra = (1,) * (local.ndim - 1)
+        out[0] = amp[0] * start
+        for k in range(1, k_steps + 1):
+            weights = amp[k - 1::-1][:k].reshape((k,) + extra)   # a_{k-1-j} for j = 0..k-1
+            out[k] = amp[k] * start + np.sum(weights * local[:k], axis=0)
+        return out
+
+    def describe(self, *, student_dtype, ops, k):
+        f_ops, f_in = self.factors(student_dtype=student_dtype, ops=ops)
+        return (f"rounding accumulated over {k} steps: per step (gamma_{ops} in {np.dtype(student_dtype).name} + "
+                f"gamma_{ops} in float64) x magnitude + gamma_{self.input_roundings} x converted inputs "
+                f"({f_ops:.2g}, {f_in:.2g}), damped by the iteration's contraction (Higham 2002, Lemma 3.1)")
+
+
+@dataclass(frozen=True)
+class WindowRate:
+    PARAMS = {}
+
+    @staticmethod
+    def jordan_growth(k1: int, k2: int, c: float) -> float:
+        """h(k2)/h(k1) for a mode (1 + c k) rho^k of a double eigenvalue (2x2 Jordan block)."""
+        return (1.0 + c * k2) / (1.0 + c * k1)
+
+    def ratio_interval(self, *, rho: float, k1: int, k2: int, growth) -> tuple[float, float]:
+        """Exact-arithmetic bracket of ||e_k2|| / ||e_k1||: rho^n [lo, hi]."""
+        lo, hi = growth
+        n = k2 - k1
+        return rho ** n * lo, rho ** n * hi
+
+    def describe(self, *, rho, k1, k2, growth):
+        n = k2 - k1
+        lo, hi = growth
+        return (f"theory: rho = {rho:.6f}, and over the window k = {k1}..{k2} the estimate "
+                f"(||e_k2||/||e_k1||)^(1/{n}) lies in [{rho * lo ** (1 / n):.6f}, {rho * hi ** (1 / n):.6f}] "
+                "(Jordan/transient factor of the window), widened only by the rounding bound of your iterates")
+
+
+@dataclass(frozen=True)
+class GaussianQuadraticForm:
+    false_fail_probability: float = 1e-6
+
+    PARAMS = {"false_fail_probability": "probability that a correct implementation fails the test"}
+
+    def band(self, *, runs: int, weight, mean, cov) -> tuple[float, float, float]:
+        """(E X, allowed deviation below, allowed deviation above) for the mean of `runs` copies of
+        X = e^T W e, e ~ N(mean, cov)."""
+        w = np.asarray(weight, dtype=np.float64)
+        m = np.asarray(mean, dtype=np.float64)
+        s = np.asarray(cov, dtype=np.float64)
+        evals, evecs = np.linalg.eigh((s + s.T) / 2)
+        root = (evecs * np.sqrt(np.clip(evals, 0, None))) @ evecs.T
+        b = root @ ((w + w.T) / 2) @ root
+        a = np.clip(np.linalg.eigvalsh((b + b.T) / 2), 0, None)
+        c = float(m @ w @ m)
+        lnorm = 2 * float(np.linalg.norm(root @ w @ m))
+        x = math.log(4 / self.false_fail_probability)
+        r = int(runs)
+        quad = 2 * math.sqrt(r) * float(np.linalg.norm(a)) * math.sqrt(x)
+        lin = lnorm * math.sqrt(2 * r * x)
+        return c + float(a.sum()), (quad + lin) / r, (quad + 2 * float(a.max(initial=0.0)) * x + lin) / r
+
+    def describe(self, *, runs):
+        return (f"a correct implementation's mean over {runs} runs stays in this band except with probability "
+                f"{self.false_fail_probability:g} (Laurent & Massart 2000, Lemma 1, Gaussian tail, union bound)")
+
+
+RULES["damped_rounding"] = DampedRounding
+RULES["window_rate"] = WindowRate
+RULES["gaussian_quadratic_form"] = GaussianQuadraticForm
+
+
+def _gepp_growth(A: np.ndarray) -> float:
+    """|| |L||U| ||_inf / ||A||_inf for Gaussian elimination with partial pivoting of A (float64)."""
+    U = np.array(A, dtype=np.float64)
+    n = U.shape[0]
+    L = np.eye(n)
+    perm = np.arange(n)
+    for k in range(n - 1):
+        p = k + int(np.argmax(np.abs(U[k:, k])))
+        if p != k:
+            U[[k, p], k:] = U[[p, k], k:]
+            L[[k, p], :k] = L[[p, k], :k]
+            perm[[k, p]] = perm[[p, k]]
+        if U[k, k] == 0:
+            continue
+        L[k + 1:, k] = U[k + 1:, k] / U[k, k]
+        U[k + 1:, k:] -= np.outer(L[k + 1:, k], U[k, k:])
+        U[k + 1:, k] = 0.0
+    return float(np.linalg.norm(np.abs(L) @ np.abs(U), np.inf) / np.linalg.norm(A, np.inf))
+
+
+@dataclass(frozen=True)
+class LinearSolveRounding:
+    """Rule `linear_solve`: the solution of A x = b computed by Gaussian elimination with partial pivoting
+    (np.linalg.solve, LAPACK gesv) vs the exact solution.
+
+    Higham 2002, Thm 9.4: the computed x^ solves (A + dA1) x^ = b with |dA1| <= gamma_3n(u) |L^||U^|, the
+    computed LU factors; the rule computes || |L||U| ||_inf for the test's matrix itself (a float64 GEPP of
+    the same A), so no growth-factor assumption is made. Forming A and b from the data rounds too: with
+    `ops` roundings per entry (plus `input_roundings` conversions of float64 data to the student's
+    precision), |dA2| <= gamma_{ops+k}(u) M_A and |db| <= gamma_{ops+k}(u) M_b, where M_A = I + |I - A|
+    (A = I - gamma P_pi: the entries before cancellation) and M_b is the test's magnitude of b. Then
+    x^ - x = A^-1 (db - dA x^), so with e = ||A^-1||_inf ||dA||_inf < 1 (normwise perturbation theorem,
+    Higham 2002, Thm 7.2, written for a general right-hand side):
+        ||x^ - x||_inf <= ||A^-1||_inf (||db||_inf + ||dA||_inf ||x||_inf) / (1 - e).
+    A worst-case bound, not a statistical one; for I - gamma P_pi it stays small because
+    ||A^-1||_inf <= 1/(1 - gamma) (Neumann series), and at gamma = 1 the test's matrix is checked nonsingular.
+    """
+    input_roundings: int = 2
+
+    PARAMS = {"input_roundings": "conversions of float64 data (gamma, P, pi, R) to the student's precision that "
+                                 "can enter one entry of A or b"}
+
+    def bound(self, A, x_norm: float, *, student_dtype, ops: int, rhs_magnitude) -> float:
+        A = np.asarray(A, dtype=np.float64)
+        n = A.shape[0]
+        u = unit_roundoff(student_dtype)
+        inv_norm = float(np.linalg.norm(np.linalg.inv(A), np.inf)) * (1 + 1e-6)  # inverse's own error ~ n u kappa
+        a_norm = float(np.linalg.norm(A, np.inf))
+        form = gamma(int(ops) + self.input_roundings, u)
+        dA = gamma(3 * n, u) * _gepp_growth(A) * a_norm \
+            + form * float(np.linalg.norm(np.eye(n) + np.abs(np.eye(n) - A), np.inf))
+        db = form * float(np.max(np.abs(np.asarray(rhs_magnitude, dtype=np.float64)), initial=0.0))
+        e = inv_norm * dA
+        if e >= 0.5:
+            raise ValueError(f"linear_solve: the system is too ill-conditioned for a rounding bound in "
+                             f"{np.dtype(student_dtype).name} (||A^-1|| ||dA|| = {e:.2g})")
+        return inv_norm * (db + dA * float(x_norm)) / (1 - e)
+
+    def describe(self, *, student_dtype, n):
+        return (f"rounding bound of Gaussian elimination with partial pivoting in {np.dtype(student_dtype).name} "
+                f"for a {n}x{n} system (Higham 2002, Thm 9.4 and Thm 7.2)")
+
+
+@dataclass(frozen=True)
+class BellmanStopping:
+    """Rule `puterman_stopping`: value iteration V_{k+1} = T V_k from V_0 = 0, stopped at the first k with
+    ||V_{k+1} - V_k||_inf < theta = eps (1 - gamma) / (2 gamma), with T the Bellman optimality operator
+    (a gamma-contraction in the max norm).
+
+    Exact arithmetic (Puterman 1994, Thm 6.3.1; Williams & Baird 1993): ||V_{k+1} - V*|| < eps/2, and the greedy
+    policy pi of V_{k+1} has ||V^pi - V*|| <= eps (from ||V^pi - V_{k+1}|| <= gamma/(1-gamma) d and
+    ||V_{k+1} - V*|| <= gamma/(1-gamma) d, d = ||V_{k+1} - V_k||).
+
+    Floating point [derived here, same steps]: every computed backup is T V^_j + e_j with
+    ||e_j|| <= delta = gamma_{S+2+k}(u) m (Higham 2002, §3.1: a length-S dot product, the factor gamma, the
+    reward; k input conversions), where m = R_max / (1 - gamma (1 + gamma_{S+2+k}(u))) bounds |R| + gamma P |V^_j|
+    along the whole run (by induction from V_0 = 0). The computed threshold and difference norm are within a
+    factor 1 + gamma_6(u) of the exact ones, so the true d is < theta' = theta (1 + gamma_6(u)). Then
+        ||V^_{k+1} - V*|| <= (gamma theta' + delta) / (1 - gamma) = eps/2 (1 + gamma_6) + delta/(1 - gamma),
+    and, since the computed greedy action is greedy up to 2 delta,
+        ||V^pi - V*|| <= (2 gamma theta' + 4 delta) / (1 - gamma) = eps (1 + gamma_6) + 4 delta/(1 - gamma).
+    The number of backups is a deterministic function of the data up to rounding: two implementations' iterates
+    stay within (delta_s + delta_64)/(1 - gamma) of each other, so their differences d_j within twice that;
+    a count is accepted iff it is a possible first crossing of theta under that slack.
+    """
+    input_roundings: int = 3
+
+    PARAMS = {"input_roundings": "conversions of float64 data (gamma, P, V, R) to the student's precision that "
+                                 "can enter one term of a backup"}
+
+    def q_error(self, *, student_dtype, n_states: int, magnitude) -> float:
+        """Rounding bound of Q(s, a) = R + gamma P V computed from a given V: gamma_{S+2+k}(u) (|R| + gamma P|V|)."""
+        return gamma(int(n_states) + 2 + self.input_roundings, unit_roundoff(student_dtype)) * magnitude
+
+    def backup_error(self, *, student_dtype, n_states: int, reward_bound: float, gamma_: float) -> float:
+        """delta: bound on the rounding error of one computed Bellman backup, over the whole run (gamma < 1)."""
+        c = gamma(int(n_states) + 2 + self.input_roundings, unit_roundoff(student_dtype))
+        if gamma_ * (1 + c) >= 1:
+            raise ValueError("puterman_stopping: value iteration's rounding bound needs gamma < 1")
+        return c * float(reward_bound) / (1 - gamma_ * (1 + c))
+
+    def guarantees(self, *, student_dtype, n_states: int, reward_bound: float, gamma_: float, eps: float) -> dict:
+        u = unit_roundoff(student_dtype)
+        delta = self.backup_error(student_dtype=student_dtype, n_states=n_states, reward_bound=reward_bound,
+                                  gamma_=gamma_)
+        delta64 = self.backup_error(student_dtype=np.float64, n_states=n_states, reward_bound=reward_bound,
+                                    gamma_=gamma_)
+        theta = eps * (1 - gamma_) / (2 * gamma_)
+        g6 = gamma(6, u)
+        return {"theta": theta, "delta": delta,
+                "value": eps / 2 * (1 + g6) + delta / (1 - gamma_),
+                "policy": eps * (1 + g6) + 4 * delta / (1 - gamma_),
+                "count_slack": 2 * (delta + delta64) / (1 - gamma_) + theta * (g6 + gamma(6, U64))}
+
+    def possible_counts(self, differences, *, theta: float, slack: float) -> list:
+        """Backup counts n (1-based) that are possible first crossings: d_n < theta + slack and
+        d_j >= theta - slack for all j < n, where d_j are a float64 replay's differences."""
+        out = []
+        for n, d in enumerate(differences, start=1):
+            if d < theta + slack:
+                out.append(n)
+            if d < theta - slack:
+                break
+        return out
+
+    def describe(self, *, student_dtype, eps, gamma_):
+        return (f"stopping-rule guarantees for eps = {eps:g}, gamma = {gamma_:g} (Puterman 1994, Thm 6.3.1), "
+                f"widened by the rounding of {np.dtype(student_dtype).name} backups")
+
+
+@dataclass(frozen=True)
+class OrderStatisticEnvelope:
+    """Rule `calibrated_envelope`: a randomized algorithm's error statistic X (e.g. ||Q_T - Q*||_inf of
+    Q-learning), whose distribution theory gives only up to unknown constants, is checked against the range
+    [min, max] of N independent runs of the reference implementation (the calibration, recomputed by the
+    script named in `source`).
+
+    Order statistics, distribution-free: if the student's R runs and the N calibration runs are i.i.d. with
+    a continuous distribution, all (N+R)! orderings are equally likely, so the probability that at least q of
+    the R student runs lie above the calibration maximum (equivalently: the q largest of all N+R values are
+    student runs) is C(R, q) / C(N+R, q), and the same below the minimum. The test fails iff at least q
+    runs fall on one side (for R = 5, q = 3: the median leaves [min, max]), so a correct implementation
+    fails with probability at most 2 C(R, q) / C(N+R, q), unconditionally over calibration and test seeds.
+    The calibration seeds are disjoint from the test seeds.
+    """
+    calibration_runs: int = 1000
+    runs: int = 5
+    quorum: int = 3
+    envelopes: dict = None
+    source: str = ""
+
+    PARAMS = {"calibration_runs": "N, the number of reference runs behind each envelope",
+              "runs": "R, the student's runs per envelope check",
+              "quorum": "q, how many of the R runs must leave the envelope on one side for the check to fail",
+              "envelopes": "name -> [min, max] of the statistic over the N calibration runs",
+              "source": "the script that recomputes the envelopes (documentation)"}
+
+    def envelope(self, name: str) -> tuple[float, float]:
+        if not self.envelopes or name not in self.envelopes:
+            raise KeyError(f"calibrated_envelope: no envelope named '{name}' (have: {sorted(self.envelopes or {})})")
+        lo, hi = self.envelopes[name]
+        return float(lo), float(hi)
+
+    def false_fail_probability(self) -> float:
+        return 2 * math.comb(self.runs, self.quorum) / math.comb(self.calibration_runs + self.runs, self.quorum)
+
+    def describe(self):
+        return (f"envelope = [min, max] of {self.calibration_runs} reference runs; the check fails only if "
+                f"{self.quorum} of {self.runs} runs leave it on the same side, which a correct implementation does "
+                f"with probability {self.false_fail_probability():.1e} (order statistics of exchangeable runs)")
+
+
+RULES["linear_solve"] = LinearSolveRounding
+RULES["puterman_stopping"] = BellmanStopping
+RULES["calibrated_envelope"] = OrderStatisticEnvelope

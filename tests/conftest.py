@@ -35,9 +35,25 @@ def tiny_ag(tiny_ps) -> Autograder:
     return Autograder.load(tiny_ps)
 
 
+BACKENDS = ["local", "docker"]
+
+
+def require_backend(backend: str) -> None:
+    """Docker tests are never skipped: without an engine or the image they fail with the reason."""
+    if backend == "docker":
+        from autograder import docker_backend
+        docker_backend.check_available()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request):
+    require_backend(request.param)
+    return request.param
+
+
 @pytest.fixture(scope="session")
-def factory(tiny_ag):
-    f = KernelFactory(tiny_ag, slot=7)
+def factory(tiny_ag, backend):
+    f = KernelFactory(tiny_ag, slot=7, backend=backend)
     f.prestart()
     yield f
     f.close()

@@ -88,7 +88,7 @@ def test_hidden_tests_and_references_are_invisible(grade, reference_nb, tiny_roo
         "            if n > 20000: return found\n"
         "            try:\n"
         "                text = open(os.path.join(root, f), errors='replace').read(2_000_000)\n"
-        f"                if {CANARY!r}[:6] + {CANARY!r}[6:] in text or 'BEGIN TESTS' in text: found.append(text)\n"
+        f"                if {CANARY!r}[:6] + {CANARY!r}[6:] in text or 'ref.double' in text: found.append(text)\n"
         "            except Exception: pass\n"
         "    return found\n"
         "def double(x):\n"
@@ -96,7 +96,8 @@ def test_hidden_tests_and_references_are_invisible(grade, reference_nb, tiny_roo
     rec = grade(with_cell(reference_nb, attack, replace_function="double"))
     messages = " ".join(t["message"] for t in rec["tests"])
     assert "LEAK:" in messages  # the attack did run
-    assert CANARY not in messages and "BEGIN TESTS" not in messages and "ref.double" not in messages
+    # The hidden test's canary and body appear only in the build folder and the master notebook.
+    assert CANARY not in messages and "ref.double" not in messages
     assert scores(rec) == {"q1": 0.0, "q2": 2.0}
 
 
