@@ -306,4 +306,6 @@ def write_outputs(a: Assignment, ps) -> dict:
     for f in ps.files:
         src = ps.solutions_dir / f
         (ps.assignment_dir / f).write_bytes(src.read_bytes())
-    return {"student": student_path, "autograder": ps.autograder_dir}
+    from .gradescope import write_zip
+    gradescope_zip = write_zip(ps)
+    return {"student": student_path, "autograder": ps.autograder_dir, "gradescope": gradescope_zip}

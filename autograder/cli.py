@@ -24,6 +24,7 @@ def cmd_assign(args) -> int:
                   f"{n_tests} tests ({n_hidden} hidden), {a.auto_points:g} autograded points")
     console.print(f"student notebook: {out['student']}")
     console.print(f"autograder (hidden tests, keep private): {out['autograder']}")
+    console.print(f"Gradescope autograder zip (keep private): {out['gradescope']}")
     return 0
 
 

@@ -52,18 +52,33 @@ class Autograder:
     fingerprint: str
 
     @classmethod
+    def _build(cls, name, manifest_text, ref_text, limits: Limits, preload, files) -> "Autograder":
+        manifest = json.loads(manifest_text)
+        h = hashlib.sha256()
+        for part in (manifest_text, ref_text, json.dumps(manifest["checks"], sort_keys=True), repr(limits)):
+            h.update(part.encode())
+        return cls(name=name, manifest=manifest, reference=load_reference(ref_text), limits=limits,
+                   preload=list(preload), files=files, fingerprint=h.hexdigest()[:16])
+
+    @classmethod
     def load(cls, ps) -> "Autograder":
         d = ps.autograder_dir
         if not (d / "tests.json").exists():
             raise FileNotFoundError(f"no autograder for {ps.key} in {d}: run `mfdl assign {ps.key}` first")
-        manifest_text = (d / "tests.json").read_text()
-        ref_text = (d / "reference.py").read_text()
-        h = hashlib.sha256()
-        for part in (manifest_text, ref_text, json.dumps(ps.check_specs, sort_keys=True), repr(ps.limits)):
-            h.update(part.encode())
         files = {f: (ps.assignment_dir / f).read_bytes() for f in ps.files}
-        return cls(name=ps.key, manifest=json.loads(manifest_text), reference=load_reference(ref_text),
-                   limits=ps.limits, preload=ps.preload, files=files, fingerprint=h.hexdigest()[:16])
+        return cls._build(ps.key, (d / "tests.json").read_text(), (d / "reference.py").read_text(), ps.limits,
+                          ps.preload, files)
+
+    @classmethod
+    def from_bundle(cls, d: Path) -> "Autograder":
+        """A self-contained autograder folder (as packed into the Gradescope zip): tests.json, reference.py,
+        settings.json (name, limits, preload, files) and the files themselves under files/."""
+        import dataclasses
+        settings = json.loads((d / "settings.json").read_text())
+        limits = dataclasses.replace(Limits(), **settings["limits"])
+        files = {f: (d / "files" / f).read_bytes() for f in settings["files"]}
+        return cls._build(settings["name"], (d / "tests.json").read_text(), (d / "reference.py").read_text(),
+                          limits, settings["preload"], files)
 
 
 class KernelFactory:

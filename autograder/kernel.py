@@ -97,11 +97,16 @@ class SandboxedKernel:
         rundir.mkdir()
         for name, data in self.files.items():
             (workdir / name).write_bytes(data)
-        for p in (workdir, rundir, *workdir.iterdir()):
-            os.chown(p, self.uid, self.uid) if os.geteuid() == 0 else None
         conn_file = str(rundir / "kernel.json")
         write_connection_file(conn_file, transport="ipc", ip=str(rundir / "k"), key=uuid.uuid4().hex.encode())
-        os.chmod(conn_file, 0o644)
+        # Only this kernel's uid (and the grader, root) may enter its folders: another submission's kernel
+        # must never read this connection key or these files.
+        for p in (workdir, rundir):
+            os.chmod(p, 0o700)
+        os.chmod(conn_file, 0o600)
+        if os.geteuid() == 0:
+            for p in (workdir, rundir, *workdir.iterdir(), *rundir.iterdir()):
+                os.chown(p, self.uid, self.uid)
         argv = [self.launcher.python, "-c", _boot_code(self.preload, self.limits.output_kb * 1024), "-f", conn_file,
                 "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True",
                 # Output written straight to file descriptors 1/2 (os.write, C code) goes to /dev/null

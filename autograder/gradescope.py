@@ -1,0 +1,185 @@
+"""Gradescope: the autograder zip that `mfdl assign` builds, and the runner it calls.
+
+Gradescope unpacks the zip into /autograder/source, runs `setup.sh` once when it builds the image, then for
+each submission runs /autograder/run_autograder with the student's files in /autograder/submission and reads
+/autograder/results/results.json (format: Gradescope's "Autograder Specifications"). Our run_autograder runs
+this module: the trusted engine, not an in-kernel checker.
+
+Sandboxing inside Gradescope's container: bubblewrap when namespaces can be created there; otherwise the kernel
+runs as an unprivileged uid with rlimits, and /autograder/source and /autograder/results are made root-only
+before any student code runs, so the hidden tests, the reference and the results file stay out of reach.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+SETUP_SH = """#!/usr/bin/env bash
+# Runs once, as root, when Gradescope builds the autograder image (cwd: /autograder/source).
+set -euo pipefail
+cd /autograder/source
+if ! python3 -m venv --help >/dev/null 2>&1; then
+    apt-get update && apt-get install -y python3 python3-venv
+fi
+command -v bwrap >/dev/null 2>&1 || apt-get install -y bubblewrap >/dev/null 2>&1 || true
+python3 -m venv /opt/mfdl
+/opt/mfdl/bin/pip install --disable-pip-version-check -r requirements.txt
+/opt/mfdl/bin/pip install --disable-pip-version-check --no-deps ./mfdl
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Runs for every submission, as root: the trusted engine grades /autograder/submission.
+exec /opt/mfdl/bin/python -m autograder.gradescope /autograder
+"""
+
+# What the engine needs at run time (the package itself installs with --no-deps).
+RUNTIME_REQUIREMENTS = ["numpy", "nbformat", "jupyter_client", "ipykernel", "pyzmq", "pyyaml", "rich"]
+
+
+PACKAGE_PYPROJECT = """[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "mfdl-autograder"
+version = "0.1.0"
+requires-python = ">=3.11"
+
+[tool.setuptools]
+packages = ["autograder"]
+"""
+
+
+def write_zip(ps) -> Path:
+    """Pack the Gradescope autograder for problem set `ps` (after its autograder build is written)."""
+    out_dir = ps.build_dir / "gradescope"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    zpath = out_dir / f"{ps.folder}-autograder.zip"
+    settings = {"name": ps.key, "title": ps.title, "notebook": ps.notebook, "preload": ps.preload,
+                "files": ps.files, "limits": dataclasses.asdict(ps.limits)}
+    reqs = list(RUNTIME_REQUIREMENTS) + [r for r in getattr(ps, "requirements", [])]
+    if "torch" in ps.preload:
+        reqs.append("torch==2.13.0")
+    with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
+        def add(name: str, text, mode: int = 0o644):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100000 | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, text)
+        add("setup.sh", SETUP_SH, 0o755)
+        add("run_autograder", RUN_AUTOGRADER, 0o755)
+        add("requirements.txt", "\n".join(reqs) + "\n")
+        add("problem/settings.json", json.dumps(settings, indent=1))
+        for name in ("tests.json", "reference.py"):
+            add(f"problem/{name}", (ps.autograder_dir / name).read_text())
+        for f in ps.files:
+            add(f"problem/files/{f}", (ps.assignment_dir / f).read_bytes())
+        add("mfdl/pyproject.toml", PACKAGE_PYPROJECT)
+        for src in sorted(Path(__file__).parent.glob("*.py")):  # this package, as installed
+            add(f"mfdl/autograder/{src.name}", src.read_text())
+    return zpath
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The runner (inside Gradescope's container)
+# ----------------------------------------------------------------------------------------------------------
+def find_submission(folder: Path, notebook: str) -> Path:
+    candidates = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in (".ipynb", ".zip")
+                        and ".ipynb_checkpoints" not in p.parts and "__MACOSX" not in p.parts)
+    named = [p for p in candidates if p.name == notebook]
+    if named:
+        return named[0]
+    if len(candidates) == 1:
+        return candidates[0]
+    from .engine import InvalidSubmission
+    if not candidates:
+        raise InvalidSubmission(f"no notebook found in the submission (expected {notebook})")
+    raise InvalidSubmission(f"several files could be the submission ({', '.join(p.name for p in candidates[:5])}); "
+                            f"name the notebook {notebook}")
+
+
+def results_json(record: dict, note: str) -> dict:
+    """Gradescope's results format: per public test a visible entry with its message; per question one entry
+    for its hidden tests, visible only once grades are published and saying only how many failed; the
+    individual hidden tests as instructor-only ("hidden") entries."""
+    tests = []
+    by_q: dict[str, list] = {}
+    for t in record.get("tests", []):
+        by_q.setdefault(t["question"], []).append(t)
+    for qname, q in record["questions"].items():
+        if q["manual"]:
+            continue
+        for t in by_q.get(qname, []):
+            if t["hidden"]:
+                continue
+            tests.append({"name": f"{qname}: {t['description']}", "score": t["score"], "max_score": t["points"],
+                          "status": "passed" if t["passed"] else "failed", "visibility": "visible",
+                          "output": t["message"] or "passed", "tags": [qname]})
+        hidden = [t for t in by_q.get(qname, []) if t["hidden"]]
+        if hidden:
+            failed = sum(not t["passed"] for t in hidden)
+            tests.append({"name": f"{qname}: hidden tests", "score": sum(t["score"] for t in hidden),
+                          "max_score": sum(t["points"] for t in hidden),
+                          "status": "failed" if failed else "passed", "visibility": "after_published",
+                          "output": f"{failed} of {len(hidden)} hidden tests failed" if failed
+                          else f"all {len(hidden)} hidden tests passed", "tags": [qname]})
+            for t in hidden:
+                tests.append({"name": f"{qname}: {t['description']} (hidden)", "score": 0.0, "max_score": 0.0,
+                              "status": "passed" if t["passed"] else "failed", "visibility": "hidden",
+                              "output": t["message"] or "passed", "tags": [qname, "hidden-detail"]})
+        if not by_q.get(qname):  # no test ran (invalid submission): keep the question visible at 0
+            tests.append({"name": f"{qname}", "score": 0.0, "max_score": q["max"], "status": "failed",
+                          "visibility": "visible", "output": "not graded", "tags": [qname]})
+    issues = record.get("issues", [])
+    output = record.get("status", "")
+    if issues:
+        output += "\n" + "\n".join(f"- {i}" for i in issues)
+    return {"score": record["total"], "execution_time": int(round(record.get("seconds", 0))),
+            "output": output, "output_format": "md", "visibility": "visible", "stdout_visibility": "hidden",
+            "extra_data": {"sandbox": note, "possible": record["possible"]}, "tests": tests}
+
+
+def main(root: str = "/autograder") -> int:
+    from . import sandbox
+    from .engine import Autograder, InvalidSubmission, KernelFactory, grade_bytes, zero_record
+    from .submissions import notebook_bytes
+    root_p = Path(root)
+    source, submission, results = root_p / "source", root_p / "submission", root_p / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    for p in (source, results):  # out of reach of the student's uid (the uid fallback shares this filesystem)
+        os.chmod(p, 0o700)
+    started = time.monotonic()
+    ag = Autograder.from_bundle(source / "problem")
+    settings = json.loads((source / "problem" / "settings.json").read_text())
+    try:
+        sandbox.check_available()
+        backend, note = "local", "bubblewrap namespaces + unprivileged uid + rlimits"
+    except sandbox.SandboxUnavailable as exc:
+        backend, note = "uid", f"unprivileged uid + rlimits (no namespaces here: {exc})"
+    factory = KernelFactory(ag, backend=backend)
+    try:
+        try:
+            data = notebook_bytes(find_submission(submission, settings["notebook"]), settings["notebook"])
+            record = grade_bytes(data, ag, factory)
+        except InvalidSubmission as exc:
+            record = zero_record(ag, str(exc))
+            record["status"] = f"invalid: {exc}"
+    finally:
+        factory.close()
+    record["seconds"] = time.monotonic() - started
+    out = results_json(record, note)
+    tmp = results / ".results.json.tmp"
+    tmp.write_text(json.dumps(out, indent=1))
+    os.replace(tmp, results / "results.json")
+    print(f"{settings['title']}: {record['total']:g}/{record['possible']:g} ({record['status']}); sandbox: {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "/autograder"))
