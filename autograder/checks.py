@@ -348,6 +348,75 @@ class Checker:
         raise TestFailure(f"{what}: {len(failures)} of {r.runs} runs fail: " + "; ".join(failures[:3])
                           + f". Each failure needs an error beyond the calibrated envelope: {r.describe()}.")
 
+    # -- physics-informed networks and the Deep Ritz method (problem set 4) ---------------------------
+    def autograd_close(self, actual, expected, *, what: str, ops: int, functions: int, magnitude,
+                       rule: str = "residual") -> np.ndarray:
+        """A residual (or derivative) computed by autograd vs its closed form (rule `autograd_rounding`):
+        `ops` arithmetic roundings and `functions` elementary functions on the longest chain; `magnitude` is
+        the closed form on absolute values, with |y f'(y)| for every function argument y."""
+        from .tolerances import AutogradRounding
+        r = self._rule(rule, AutogradRounding)
+        exp = np.asarray(expected, dtype=np.float64)
+        arr = self.finite(self.shape(actual, exp.shape, what), what)
+        mag = np.broadcast_to(np.asarray(magnitude, np.float64), exp.shape)
+        tol, factor = r.bound(student_dtype=arr.dtype, ops=ops, functions=functions, magnitude=mag)
+        err = np.abs(arr.astype(np.float64) - exp)
+        if np.all(err <= tol):
+            return arr.astype(np.float64)
+        i = np.unravel_index(int(np.argmax(np.where(err > tol, err / np.maximum(tol, 1e-300), -1))), err.shape)
+        raise TestFailure(
+            f"{what} is wrong in {int(np.sum(err > tol))} of {exp.size} points; worst at index "
+            f"{tuple(int(j) for j in i)}: got {float(arr[i]):.10g}, the closed form gives {float(exp[i]):.10g}. "
+            f"Rounding could explain at most {float(tol[i]):.2g} there "
+            f"({r.describe(student_dtype=arr.dtype, ops=ops, functions=functions, factor=factor)}), so the "
+            "derivatives or the equation are wrong (sign? first instead of second derivative? missing term?).")
+
+    def midpoint_integral(self, actual, exact: float, *, what: str, n: int, second_derivative_bound: float,
+                          ops: int, magnitude: float, rule: str = "energy") -> float:
+        """A composite midpoint rule with n points on [0, 1] vs the exact integral (rule `midpoint_quadrature`)."""
+        from .tolerances import MidpointQuadrature
+        r = self._rule(rule, MidpointQuadrature)
+        arr = self.finite(_as_array(actual, what), what)
+        if arr.size != 1:
+            raise TestFailure(f"{what} should be a single number, got an array of shape {arr.shape}")
+        got = float(arr.reshape(()))
+        tol = r.bound(n=n, second_derivative_bound=second_derivative_bound, student_dtype=arr.dtype, ops=ops,
+                      magnitude=magnitude)
+        if abs(got - exact) <= tol:
+            return got
+        raise TestFailure(
+            f"{what} = {got:.10g}, but the exact energy is {exact:.10g} (off by {abs(got - exact):.3g}); the "
+            f"{r.describe(n=n, bound=tol)} allows at most {tol:.2g}. Check the integrand v'^2/2 - f v, the "
+            "points (cell midpoints (i + 1/2)/n) and the weights 1/n.")
+
+    def pinn_certificate(self, evaluate, *, f, exact, alpha: float, beta: float, what: str,
+                         rule: str = "certificate") -> dict:
+        """A trained PINN for -u'' = f on (0, 1) (rule `poisson_certificate`): `evaluate(x) -> (v, v'')` rebuilds
+        the returned network in float64. Its relative error and its certified bound must be small, and the
+        bound must hold. Returns the certificate's numbers."""
+        from .tolerances import PoissonCertificate
+        r = self._rule(rule, PoissonCertificate)
+        c = r.evaluate(evaluate, f, exact, alpha=alpha, beta=beta)
+        for key in ("error", "residual", "bound", "g0", "g1"):
+            if not np.isfinite(c[key]):
+                raise TestFailure(f"{what}: the trained network gives a non-finite {key} ({c[key]})")
+        rel_err, rel_bound = c["error"] / c["norm_u"], c["bound"] / c["norm_u"]
+        numbers = (f"||v - u||/||u|| = {rel_err:.3g}, ||r||_L2 = {c['residual']:.3g}, boundary errors g0 = "
+                   f"{c['g0']:.3g}, g1 = {c['g1']:.3g}, certified bound B/||u|| = {rel_bound:.3g}")
+        if c["error"] - c["quadrature"] > c["bound"]:
+            raise TestFailure(f"{what}: the certificate is violated ({numbers}), which the theorem excludes for a "
+                              "smooth network: the returned parameters do not describe the network in the "
+                              "notebook's convention (tanh hidden layers, linear output)")
+        if rel_err > r.max_error:
+            raise TestFailure(f"{what}: the trained network is not accurate enough: {numbers}; required "
+                              f"||v - u||/||u|| <= {r.max_error:g}. Is the boundary term in the loss, and does "
+                              "training reduce the loss?")
+        if rel_bound > r.max_certified:
+            raise TestFailure(f"{what}: the error is small at the grader's points but the residual does not certify "
+                              f"it: {numbers}; required B/||u|| <= {r.max_certified:g} ({r.describe()})")
+        c.update(relative_error=rel_err, relative_bound=rel_bound)
+        return c
+
 
 def checker_from_specs(specs: dict) -> Checker:
     from .config import make_rule

@@ -199,6 +199,8 @@ class SandboxedKernel:
                 self.kill()
                 break
             content = msg.get("content", {})
+            if msg.get("msg_type") == "execute_input":  # the kernel echoing code we sent: not student output
+                continue
             size = sum(len(b) for b in msg.get("buffers", []) or []) + len(str(content))
             parent = msg.get("parent_header", {}).get("msg_id", "")
             data = content.get("data") if isinstance(content.get("data"), dict) else {}

@@ -418,6 +418,9 @@ class OrderStatisticEnvelope:
     student runs) is C(R, q) / C(N+R, q), and the same below the minimum. The test fails iff at least q
     runs fall on one side (for R = 5, q = 3: the median leaves [min, max]), so a correct implementation
     fails with probability at most 2 C(R, q) / C(N+R, q), unconditionally over calibration and test seeds.
+    Conditionally on one calibration, the tail mass p beyond its maximum satisfies P(p > t) = (1 - t)^N, so with
+    confidence 1 - beta over the calibration p <= 1 - beta^(1/N) and the check fails with probability at most
+    C(R, q) p^q per side (N = 1000, beta = 0.01: p <= 4.6e-3, about 1e-6 per side).
     The calibration seeds are disjoint from the test seeds.
     """
     calibration_runs: int = 1000
@@ -450,3 +453,146 @@ class OrderStatisticEnvelope:
 RULES["linear_solve"] = LinearSolveRounding
 RULES["puterman_stopping"] = BellmanStopping
 RULES["calibrated_envelope"] = OrderStatisticEnvelope
+
+
+# -- Problem set 4: physics-informed neural networks and the Deep Ritz method ------------------------------
+@dataclass(frozen=True)
+class AutogradRounding:
+    """Rule `autograd_rounding`: a PDE residual computed by automatic differentiation vs its closed form.
+
+    Reverse-mode autograd does not approximate: for a function built from arithmetic and elementary functions
+    it evaluates, in floating point, an explicit expression for each derivative (the chain rule applied to the
+    recorded graph: products of local derivatives summed over paths). Every node of that expression is either
+    an arithmetic operation, fl(a op b) = (a op b)(1 + delta) with |delta| <= u (Higham 2002, §2.2), or an
+    elementary function (sin, cos, exp, tanh) that the library computes to within a few ulps, i.e. a relative
+    error of at most `function_roundings` u (torch's CPU kernels use SLEEF's 1-ulp variants or the C library;
+    1 ulp = 2u, and we allow 2 ulps: 4 roundings). A relative perturbation theta of an elementary function's
+    argument y moves f(y) by at most |y| |f'(y)| |theta| (first order), so the test's magnitude M includes
+    |y| |f'(y)| for every function evaluation besides the absolute value of every term. By Higham's Lemma 3.1
+    and §3.1 (products of (1 + delta) factors, sums of terms), a residual whose longest dependency chain holds
+    `ops` arithmetic roundings and `functions` elementary-function evaluations satisfies
+        |computed - exact| <= (gamma_{n + k}(u_s) + gamma_n(u_64)) M,   n = ops + functions * function_roundings,
+    where k = `input_roundings` accounts for converting float64 points (and coefficients) to a float32
+    student's precision: a monomial c x^p in x carries p such conversions, so k bounds the largest degree in
+    the tests. The float64 closed form evaluated by the grader contributes the gamma_n(u_64) term.
+    A first-order worst-case bound: a correct implementation never fails it; wrong signs, first instead of
+    second derivatives, or a wrong advection term change the residual by O(1) relative amounts.
+    """
+    input_roundings: int = 4
+    function_roundings: int = 4
+
+    PARAMS = {"input_roundings": "conversions of float64 points or coefficients to the student's precision that "
+                                 "can enter one term (the largest polynomial degree in the tests)",
+              "function_roundings": "relative accuracy of one elementary-function evaluation (sin, exp, tanh), "
+                                    "in units of u (4 = 2 ulps)"}
+
+    def bound(self, *, student_dtype, ops: int, functions: int, magnitude):
+        n = int(ops) + int(functions) * self.function_roundings
+        factor = gamma(n + self.input_roundings, unit_roundoff(student_dtype)) + gamma(n, U64)
+        return factor * np.abs(np.asarray(magnitude, dtype=np.float64)), factor
+
+    def describe(self, *, student_dtype, ops, functions, factor):
+        return (f"rounding bound of an autograd evaluation in {np.dtype(student_dtype).name}: {ops} arithmetic "
+                f"roundings and {functions} elementary functions on the longest chain, plus the float64 closed "
+                f"form: {factor:.2g} x magnitude (Higham 2002, Lemma 3.1, §3.1)")
+
+
+@dataclass(frozen=True)
+class MidpointQuadrature:
+    """Rule `midpoint_quadrature`: a composite midpoint rule with n points on [0, 1] (the Deep Ritz energy
+    I(v) = int_0^1 (v'^2 / 2 - f v) dx) vs the exact integral.
+
+    Truncation: on a cell of width h = 1/n, Taylor's theorem around the midpoint gives
+    |int g - h g(m)| <= h^3 max|g''| / 24 (the linear term integrates to zero), so over the n cells
+        |int_0^1 g - h sum_i g(x_i)| <= h^2 M2 / 24,   M2 = max_[0,1] |g''|
+    (Atkinson, *An Introduction to Numerical Analysis*, 2nd ed. 1989, §5.2, composite midpoint rule).
+    Rounding: each term g(x_i) is computed by autograd with `ops` roundings and a float32 student converts
+    `input_roundings` float64 inputs; summing n terms adds at most n - 1 roundings (recursive summation; torch's
+    pairwise summation does better), so rounding adds (gamma_{ops + n + k}(u_s) + gamma_{ops + n}(u_64)) h sum|g_i|
+    with |g_i| the terms on absolute values (the test's magnitude; Higham 2002, Lemma 3.1 and §4.2).
+    The identity I(v) - I(u*) = |v - u*|^2_H1 / 2 (v in H^1_0, u* the minimiser) is exact, so the student's
+    quadrature of I(v) must match the closed form within this bound; dropping the - f v term, the 1/2 or the
+    derivative changes the energy by O(1).
+    """
+    input_roundings: int = 3
+
+    PARAMS = {"input_roundings": "conversions of float64 inputs to the student's precision in one term"}
+
+    def bound(self, *, n: int, second_derivative_bound: float, student_dtype, ops: int, magnitude: float):
+        h = 1.0 / int(n)
+        us = unit_roundoff(student_dtype)
+        chain = int(ops) + int(n)
+        rounding = (gamma(chain + self.input_roundings, us) + gamma(chain, U64)) * float(magnitude)
+        return h * h * float(second_derivative_bound) / 24 + rounding
+
+    def describe(self, *, n, bound):
+        return (f"composite midpoint rule with n = {n}: truncation h^2 max|g''| / 24 plus rounding = {bound:.2g} "
+                "(Atkinson 1989, §5.2; Higham 2002, §4.2)")
+
+
+@dataclass(frozen=True)
+class PoissonCertificate:
+    """Rule `poisson_certificate`: an a-posteriori error certificate for a trained PINN of -u'' = f on (0, 1),
+    u(0) = alpha, u(1) = beta, checked by the grader on the returned network (never on the student's points).
+
+    Theorem [standard energy/Poincare argument; theory-tolerances.md §4.2]: for smooth v with residual
+    r = -v'' - f and boundary errors g0 = v(0) - alpha, g1 = v(1) - beta, the error w = v - u splits as
+    w = w0 + l, l(x) = g0 (1 - x) + g1 x, -w0'' = r, w0(0) = w0(1) = 0. The smallest Dirichlet eigenvalue of
+    -d^2/dx^2 on (0, 1) is pi^2 (sharp for sin(pi x)), so ||w0|| <= ||r|| / pi^2, and ||l||^2 = (g0^2 + g0 g1 +
+    g1^2) / 3; hence
+        ||v - u||_L2 <= B = ||r||_L2 / pi^2 + sqrt((g0^2 + g0 g1 + g1^2) / 3).
+    This is Mishra & Molinaro's (IMA J. Numer. Anal. 43, 2023) generalization bound with the quadrature error of
+    the training points removed: the grader evaluates ||r|| and ||v - u|| with its own composite Gauss-Legendre
+    rule (`panels` panels of `nodes` nodes, float64, the network's derivatives in closed form) and again with
+    twice the panels; the difference estimates the quadrature error, which is added to ||r|| and subtracted
+    from the error before they are compared (safe side).
+
+    Grading: the error ||v - u|| / ||u|| must be <= `max_error` AND the certified bound B / ||u|| must be
+    <= `max_certified`: a network that matches u at some points but has a large residual between them is not
+    certified. The thresholds are a specification, calibrated on the reference training (1-32-32-1 tanh,
+    1000 Adam steps, lr 3e-3, 128 points, soft boundary terms; 12 seeds in float64 and 8 in float32 on this
+    machine): error 2.1e-4 ... 1.5e-3, certified bound 3.1e-3 ... 6.6e-3, so max_error = 1e-2 leaves a margin
+    of 6.6 and max_certified = 2.5e-2 a margin of 3.8 over the worst run. Every run satisfied error <= B,
+    as the theorem requires (bound/error 4.3 ... 19).
+    """
+    panels: int = 64
+    nodes: int = 8
+    max_error: float = 1e-2
+    max_certified: float = 2.5e-2
+
+    PARAMS = {"panels": "panels of the composite Gauss-Legendre rule on [0, 1] (the check also uses twice as many)",
+              "nodes": "Gauss-Legendre nodes per panel",
+              "max_error": "largest accepted relative L2 error ||v - u|| / ||u||",
+              "max_certified": "largest accepted certified relative bound B / ||u||"}
+
+    def rule(self, panels: int):
+        t, w = np.polynomial.legendre.leggauss(self.nodes)
+        x = ((np.arange(panels)[:, None] + (t + 1) / 2) / panels).ravel()
+        return x, np.tile(w / (2 * panels), panels)
+
+    def evaluate(self, evaluate, f, exact, *, alpha: float, beta: float) -> dict:
+        """`evaluate(x) -> (v, v'')` in float64; f, exact: numpy functions. Returns the certificate's numbers."""
+        out = {}
+        for tag, panels in (("coarse", self.panels), ("fine", 2 * self.panels)):
+            x, w = self.rule(panels)
+            v, vxx = evaluate(x)
+            u = exact(x)
+            out[tag] = (math.sqrt(float(w @ (v - u) ** 2)), math.sqrt(float(w @ (-vxx - f(x)) ** 2)),
+                        math.sqrt(float(w @ u ** 2)))
+        (e_c, r_c, n_c), (e_f, r_f, n_f) = out["coarse"], out["fine"]
+        quad = abs(e_f - e_c) + abs(r_f - r_c)
+        ends, _ = evaluate(np.array([0.0, 1.0]))
+        g0, g1 = float(ends[0]) - alpha, float(ends[1]) - beta
+        boundary = math.sqrt(max(g0 * g0 + g0 * g1 + g1 * g1, 0.0) / 3)
+        bound = (r_f + quad) / math.pi ** 2 + boundary
+        return {"error": e_f, "residual": r_f, "quadrature": quad, "g0": g0, "g1": g1, "boundary": boundary,
+                "bound": bound, "norm_u": n_f}
+
+    def describe(self):
+        return (f"||v - u|| <= ||r||/pi^2 + sqrt((g0^2 + g0 g1 + g1^2)/3) (Poincare constant 1/pi^2), ||r|| from a "
+                f"{self.panels}x{self.nodes}-point Gauss-Legendre rule checked against twice the panels")
+
+
+RULES["autograd_rounding"] = AutogradRounding
+RULES["midpoint_quadrature"] = MidpointQuadrature
+RULES["poisson_certificate"] = PoissonCertificate

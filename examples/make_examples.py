@@ -27,6 +27,28 @@ def affine_forward(x, w, b):
 """
 
 
+def generic_examples(ps, ref, stub, catalogue, out: Path) -> None:
+    """Any problem set but PS1: the reference, the blank stub, the float32 variant and three catalogued bugs
+    spread over the catalogue (first, middle, last), named after the function they break."""
+    import re
+
+    def appended(code):
+        nb = nbformat.reads(nbformat.writes(ref), as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell(code))
+        return nb
+
+    float32 = next(v for v in catalogue.get("variants", []) if v["name"].startswith("float32"))
+    mutants = catalogue["mutants"]
+    picks = [mutants[0], mutants[len(mutants) // 2], mutants[-1]]
+    examples = {"ada_perfect": ref, "ben_float32": appended(float32["append"]), "dana_blank": stub}
+    for student, m in zip(("chen", "eli", "kim"), picks):
+        slug = re.sub(r"[^a-z0-9]+", "_", m["name"].split(":")[0].lower()).strip("_")
+        examples[f"{student}_{slug}_bug"] = _apply_replacements(ref, m.get("replace", []), m["name"])
+    for name, nb in examples.items():
+        nbformat.write(nb, str(out / f"{name}.ipynb"))
+    print(f"wrote {len(examples)} example submissions to {out}")
+
+
 def main(key: str) -> None:
     ps = load_config().problem_set(key)
     write_outputs(parse_master(ps.master_path), ps)
@@ -37,6 +59,9 @@ def main(key: str) -> None:
     variants = {v["name"]: v for v in catalogue["variants"]}
     out = Path(__file__).parent / ps.folder / "submissions"
     out.mkdir(parents=True, exist_ok=True)
+    if ps.key != "ps1":
+        generic_examples(ps, ref, stub, catalogue, out)
+        return
 
     def mutate(names):
         nb = ref
