@@ -38,8 +38,17 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 exec /opt/mfdl/bin/python -m autograder.gradescope /autograder
 """
 
-# What the engine needs at run time (the package itself installs with --no-deps).
-RUNTIME_REQUIREMENTS = ["numpy", "nbformat", "jupyter_client", "ipykernel", "pyzmq", "pyyaml", "rich"]
+def runtime_requirements(preload: list) -> list[str]:
+    """This package's own dependencies (as installed), without the Docker SDK (not used inside Gradescope)
+    and without torch unless the problem set preloads it; the package itself installs with --no-deps."""
+    import re
+    from importlib.metadata import PackageNotFoundError, requires
+    try:
+        reqs = [r for r in (requires("mfdl-autograder") or []) if "extra ==" not in r]
+    except PackageNotFoundError:
+        reqs = ["numpy", "nbformat", "jupyter_client", "ipykernel", "pyzmq", "pyyaml", "rich"]
+    name = lambda r: re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].strip().lower()  # noqa: E731
+    return [r for r in reqs if name(r) not in {"docker", "nbclient"} and (name(r) != "torch" or "torch" in preload)]
 
 
 PACKAGE_PYPROJECT = """[build-system]
@@ -63,9 +72,7 @@ def write_zip(ps) -> Path:
     zpath = out_dir / f"{ps.folder}-autograder.zip"
     settings = {"name": ps.key, "title": ps.title, "notebook": ps.notebook, "preload": ps.preload,
                 "files": ps.files, "limits": dataclasses.asdict(ps.limits)}
-    reqs = list(RUNTIME_REQUIREMENTS) + [r for r in getattr(ps, "requirements", [])]
-    if "torch" in ps.preload:
-        reqs.append("torch==2.13.0")
+    reqs = runtime_requirements(ps.preload)
     with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
         def add(name: str, text, mode: int = 0o644):
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))

@@ -164,15 +164,15 @@ class ExactMDP:
     """The float arrays (P, R, terminal, gamma) as exact rationals, with sparse transition lists."""
 
     def __init__(self, P, R, terminal, gamma, denominator=None):
-        """`denominator`: if given, read every probability as the nearest rational with at most this
+        """`denominator`: if given, read every probability and reward as the nearest rational with at most this
         denominator (e.g. 1/3 instead of its float), to solve the intended model rather than the float data."""
         P, R = np.asarray(P, dtype=np.float64), np.asarray(R, dtype=np.float64)
         self.S, self.A = R.shape
         self.terminal = np.asarray(terminal, dtype=bool)
         self.gamma = _fr(gamma)
-        self.R = [[_fr(R[s, a]) for a in range(self.A)] for s in range(self.S)]
-        prob = (lambda p: _fr(p)) if denominator is None else (lambda p: _fr(p).limit_denominator(denominator))
-        self.P = [[[(int(t), prob(P[s, a, t])) for t in np.flatnonzero(P[s, a])] for a in range(self.A)]
+        rat = _fr if denominator is None else (lambda x: _fr(x).limit_denominator(denominator))
+        self.R = [[rat(R[s, a]) for a in range(self.A)] for s in range(self.S)]
+        self.P = [[[(int(t), rat(P[s, a, t])) for t in np.flatnonzero(P[s, a])] for a in range(self.A)]
                   for s in range(self.S)]
         self.live = [s for s in range(self.S) if not self.terminal[s]]
 
