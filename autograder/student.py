@@ -19,6 +19,16 @@ from .checks import TestFailure, checker_from_specs
 from .testrun import compile_test, test_arguments
 
 
+def _as_graded(func):
+    """The student's function, its results passed through the grader's plain-data codec: a self-check sees
+    what the grader sees (e.g. a returned torch tensor arrives as a numpy array)."""
+    from . import plaindata
+
+    def call(*args, **kwargs):
+        return plaindata.decode(plaindata.encode(func(*args, **kwargs)))
+    return call
+
+
 class CheckResult:
     def __init__(self, question: str, results: list):
         self.question, self.results = question, results
@@ -81,7 +91,7 @@ class Notebook:
             try:
                 args = test_arguments(t["params"], checker=checker,
                                       remote=lambda src: eval(src, {"np": np, "numpy": np}),
-                                      student=lambda name: ns[name])
+                                      student=lambda name: _as_graded(ns[name]))
             except KeyError as exc:
                 results.append((t["description"], False, f"{exc.args[0]} is not defined: run its cell first"))
                 continue
