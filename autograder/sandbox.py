@@ -214,9 +214,13 @@ class BwrapLauncher:
         self.log_path: Path | None = None
 
     def launch(self, argv, *, workdir: Path, rundir: Path, uid: int, env: dict, log_path: Path) -> None:
+        cmd = build_command(kernel_argv=argv, workdir=workdir, rundir=rundir, uid=uid, limits=self.limits, env=env)
+        self._spawn(cmd, log_path)
+
+    def _spawn(self, cmd: list, log_path: Path, **popen) -> None:
+        """Start `cmd` in its own session, inside this kernel's cgroups and under its rlimits."""
         import subprocess
         import uuid
-        cmd = build_command(kernel_argv=argv, workdir=workdir, rundir=rundir, uid=uid, limits=self.limits, env=env)
         self.cgroup = CgroupLimits(f"k{os.getpid()}-{self.slot}-{uuid.uuid4().hex[:6]}", self.limits)
         limits, cg = self.limits, self.cgroup
 
@@ -227,7 +231,7 @@ class BwrapLauncher:
         self.log_path = log_path
         with open(log_path, "wb") as err:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                         preexec_fn=preexec, start_new_session=True, close_fds=True)
+                                         preexec_fn=preexec, start_new_session=True, close_fds=True, **popen)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -273,25 +277,11 @@ class UidLauncher(BwrapLauncher):
     name = "uid"
 
     def launch(self, argv, *, workdir: Path, rundir: Path, uid: int, env: dict, log_path: Path) -> None:
-        import subprocess
-        import uuid
         if os.geteuid() != 0:
             raise SandboxUnavailable("the uid fallback needs root (to switch to the unprivileged uid)")
-        env = dict(env, HOME=str(workdir))
         cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                "--bounding-set=-all", "--no-new-privs", "--"] + argv
-        self.cgroup = CgroupLimits(f"k{os.getpid()}-{self.slot}-{uuid.uuid4().hex[:6]}", self.limits)
-        limits, cg = self.limits, self.cgroup
-
-        def preexec():
-            cg.enter()
-            apply_rlimits(limits)
-
-        self.log_path = log_path
-        with open(log_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                         preexec_fn=preexec, start_new_session=True, close_fds=True, env=env,
-                                         cwd=str(workdir))
+        self._spawn(cmd, log_path, env=dict(env, HOME=str(workdir)), cwd=str(workdir))
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -89,3 +89,26 @@ def grade(tiny_ag, factory):
 
 def scores(record) -> dict:
     return {k: v["score"] for k, v in record["questions"].items() if not v["manual"]}
+
+
+class _Lines:
+    """A console stand-in that keeps what `validate` prints."""
+
+    def __init__(self):
+        self.lines = []
+
+    def print(self, text, **_):
+        self.lines.append(text)
+
+
+def validation_report(key: str) -> list:
+    """Run `mfdl validate KEY` on the repository's problem set; assert it passed; return its report lines."""
+    from autograder.config import load_config as _load
+    from autograder.validate import validate
+    out = _Lines()
+    assert validate(_load().problem_set(key), out), "\n".join(out.lines)
+    return out.lines
+
+
+def mutants_caught(lines: list) -> int:
+    return sum(line.startswith("  [ok] mutant:") for line in lines)

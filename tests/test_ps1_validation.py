@@ -1,20 +1,9 @@
 """`mfdl validate ps1` in CI: the reference earns 100%, every correct variant too, the released stub earns 0,
 every catalogued bug loses exactly the points of the questions it breaks, and the student notebook runs in
 plain Jupyter (self-checks and export included)."""
-from autograder.config import load_config
-from autograder.validate import validate
-
-
-class Collect:
-    def __init__(self):
-        self.lines = []
-
-    def print(self, text, **_):
-        self.lines.append(text)
+from conftest import mutants_caught, validation_report
 
 
 def test_validate_ps1():
-    out = Collect()
-    ok = validate(load_config().problem_set("ps1"), out)
-    assert ok, "\n".join(out.lines)
-    assert sum(line.startswith("  [ok] mutant:") for line in out.lines) >= 10
+    lines = validation_report("ps1")
+    assert mutants_caught(lines) >= 10

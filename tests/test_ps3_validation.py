@@ -10,22 +10,13 @@ import numpy as np
 
 from autograder import rl_fixtures as fx
 from autograder.config import load_config
-from autograder.validate import validate
 
-
-class Collect:
-    def __init__(self):
-        self.lines = []
-
-    def print(self, text, **_):
-        self.lines.append(text)
+from conftest import mutants_caught, validation_report
 
 
 def test_validate_ps3():
-    out = Collect()
-    ok = validate(load_config().problem_set("ps3"), out)
-    assert ok, "\n".join(out.lines)
-    assert sum(line.startswith("  [ok] mutant:") for line in out.lines) >= 12
+    lines = validation_report("ps3")
+    assert mutants_caught(lines) >= 12
 
 
 def test_fixtures_reproduce_published_values():
