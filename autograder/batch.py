@@ -160,6 +160,7 @@ class BatchGrader:
         finally:
             if self.backend == "docker":  # no container survives the batch, even after Ctrl-C
                 docker_backend.remove_containers(batch)
+                docker_backend.sweep_orphans()  # and late ones of a killed batch, created after our first sweep
         self.write_tables()
         elapsed = time.monotonic() - started
         log.info("batch done: %d graded in %.1f s", len(todo), elapsed)
