@@ -86,15 +86,18 @@ def judge(case: Case, record: dict) -> tuple[bool, str]:
     return ok, detail
 
 
-def run_notebook_plain(nb, notebook_name: str, timeout: float = 120) -> list[str]:
-    """Execute a notebook as a student would (plain kernel, package importable); return the cells' errors."""
+def run_notebook_plain(nb, notebook_name: str, timeout: float = 120) -> tuple[list[str], list[str]]:
+    """Execute a notebook as a student would (plain kernel, package importable); return the cells' errors and
+    the self-check cells that did not report success."""
+    from jupyter_client import KernelManager
     from nbclient import NotebookClient
     tmp = Path(tempfile.mkdtemp(prefix="mfdl-plain-"))
     try:
         path = tmp / notebook_name
         nbformat.write(nb, str(path))
         nb = nbformat.read(str(path), as_version=4)
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=str(tmp / "kernel"))  # Unix sockets, not TCP
+        client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3", allow_errors=True,
                                 resources={"metadata": {"path": str(tmp)}})
         client.execute()
         errors = []
