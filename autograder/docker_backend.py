@@ -61,35 +61,33 @@ def batch_id() -> str:
     return os.environ.setdefault("MFDL_BATCH_ID", f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
 
-def remove_containers(batch: str | None = None) -> int:
-    """Remove the containers of `batch` (all of ours if None); returns how many."""
-    client = docker_client()
-    label = f"{LABEL_BATCH}={batch}" if batch else LABEL_BATCH
+def _remove_where(label: str, keep=lambda container: False) -> int:
+    """Force-remove our containers carrying `label`, except those `keep` spares; returns how many went."""
     n = 0
-    for c in client.containers.list(all=True, filters={"label": label}):
+    for c in docker_client().containers.list(all=True, filters={"label": label}):
+        if keep(c):
+            continue
         try:
             c.remove(force=True)
             n += 1
-        except Exception:
+        except Exception:  # already gone
             pass
     return n
 
 
+def remove_containers(batch: str | None = None) -> int:
+    """Remove the containers of `batch` (all of ours if None); returns how many."""
+    return _remove_where(f"{LABEL_BATCH}={batch}" if batch else LABEL_BATCH)
+
+
 def sweep_orphans() -> int:
     """Remove containers whose owning grader process (on this host) no longer exists."""
-    client = docker_client()
     host = socket.gethostname()
-    n = 0
-    for c in client.containers.list(all=True, filters={"label": LABEL_OWNER}):
-        owner = c.labels.get(LABEL_OWNER, "")
-        h, _, pid = owner.rpartition(":")
-        if h == host and pid.isdigit() and not _pid_alive(int(pid)):
-            try:
-                c.remove(force=True)
-                n += 1
-            except Exception:
-                pass
-    return n
+
+    def owner_alive(c) -> bool:
+        h, _, pid = c.labels.get(LABEL_OWNER, "").rpartition(":")
+        return not (h == host and pid.isdigit() and not _pid_alive(int(pid)))
+    return _remove_where(LABEL_OWNER, keep=owner_alive)
 
 
 def _pid_alive(pid: int) -> bool:
