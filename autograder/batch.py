@@ -41,9 +41,7 @@ def _grade_one(path: str) -> dict:
     try:
         data = notebook_bytes(Path(path), _worker["notebook"])
     except InvalidSubmission as exc:
-        rec = zero_record(ag, str(exc))
-        rec["status"] = f"invalid: {exc}"
-        return rec
+        return zero_record(ag, str(exc))
     return grade_bytes(data, ag, factory)
 
 
@@ -185,14 +183,14 @@ class BatchGrader:
                     except BrokenProcessPool:
                         attempts[sub.student] = attempts.get(sub.student, 0) + 1
                         if attempts[sub.student] >= 2:
-                            rec = zero_record(self.ag, "the grading worker crashed twice on this submission")
-                            rec["status"] = "error: grading worker crashed"
+                            rec = zero_record(self.ag, "the grading worker crashed twice on this submission",
+                                              status="error: grading worker crashed")
                         else:
                             remaining.append((sub, sha))
                             continue
                     except Exception as exc:  # a grader bug must not cost the batch; record it
-                        rec = zero_record(self.ag, f"internal grader error: {type(exc).__name__}: {exc}")
-                        rec["status"] = "error: internal grader error"
+                        rec = zero_record(self.ag, f"internal grader error: {type(exc).__name__}: {exc}",
+                                          status="error: internal grader error")
                         log.exception("internal error on %s", sub.student)
                     self._save(sub, sha, rec)
                     self.write_tables()

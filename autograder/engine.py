@@ -151,11 +151,10 @@ class Session:
     restarts: int = 0
     issues: list = field(default_factory=list)
     agent_ready: bool = False
+    peak_memory_bytes: int = 0  # largest peak over this submission's kernels (restarts included)
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
-
-    peak_memory_bytes: int = 0
 
     def kill_kernel(self) -> None:
         if self.kernel is not None:
@@ -269,26 +268,22 @@ def grade_notebook(nb, ag: Autograder, factory: KernelFactory) -> dict:
             "peak_memory_mb": round(session.peak_memory_bytes / 2**20, 1) if session.peak_memory_bytes else None}
 
 
-def zero_record(ag: Autograder, reason: str) -> dict:
-    """The record of a submission that could not be graded at all: every question 0, the reason kept."""
+def zero_record(ag: Autograder, reason: str, status: str | None = None) -> dict:
+    """The record of a submission that could not be graded at all: every question 0, the reason kept.
+    `status` defaults to "invalid: <reason>" (the student's file is at fault)."""
     questions = {q["name"]: {"score": None if q["manual"] else 0.0, "max": q["points"], "manual": q["manual"]}
                  for q in ag.manifest["questions"]}
     possible = sum(v["max"] for v in questions.values() if not v["manual"])
     return {"questions": questions, "tests": [], "total": 0.0, "possible": possible, "issues": [reason],
-            "restarts": 0, "seconds": 0.0}
+            "restarts": 0, "seconds": 0.0, "status": status or f"invalid: {reason}"}
 
 
 def grade_bytes(data: bytes, ag: Autograder, factory: KernelFactory) -> dict:
     try:
         nb = read_notebook(data)
     except InvalidSubmission as exc:
-        rec = zero_record(ag, str(exc))
-        rec["status"] = f"invalid: {exc}"
-        return rec
+        return zero_record(ag, str(exc))
     rec = grade_notebook(nb, ag, factory)
     rec["status"] = "graded" if not rec["issues"] else "graded with errors"
     return rec
 
-
-def grade_path(path: Path, ag: Autograder, factory: KernelFactory) -> dict:
-    return grade_bytes(Path(path).read_bytes(), ag, factory)

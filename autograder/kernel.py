@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
@@ -33,12 +33,7 @@ class KernelDied(RuntimeError):
 @dataclass
 class ExecResult:
     status: str  # "ok" | "error" | "timeout" | "died" | "output_limit"
-    stdout: str = ""
     error: str = ""  # "Name: value" of a raised exception
-    traceback: str = ""
-    displays: list = field(default_factory=list)  # MIME bundles of display_data / execute_result
-    seconds: float = 0.0
-    output_bytes: int = 0
     msg_id: str = ""
     culprit: str = ""  # with "output_limit": the execution (msg_id) that produced most of the output
     result: object = None  # the last graded-call result published by the in-kernel agent
@@ -87,7 +82,6 @@ class SandboxedKernel:
         self.output_bytes = 0
         self.bytes_by_parent: dict[str, int] = {}
         self.peak_memory_bytes: int | None = None  # whole sandbox (cgroup), None where unknown
-        self.started_at = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> "SandboxedKernel":
@@ -116,7 +110,6 @@ class SandboxedKernel:
                              log_path=self.base / "kernel.stderr")
         self.client = BlockingKernelClient(connection_file=conn_file)
         self.client.load_connection_file()
-        self.started_at = time.monotonic()
         return self
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -161,12 +154,10 @@ class SandboxedKernel:
         if not self.alive():
             return ExecResult("died", error="the kernel is not running")
         client = self.client
-        start = time.monotonic()
         msg_id = client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
         res = ExecResult("ok", msg_id=msg_id)
-        out_chunks: list[str] = []
         cap = self.limits.output_kb * 1024
-        deadline = start + timeout
+        deadline = time.monotonic() + timeout
         idle = False
         interrupted_at = None
         while not idle:
@@ -219,27 +210,18 @@ class SandboxedKernel:
             self.bytes_by_parent[parent] = self.bytes_by_parent.get(parent, 0) + size
             if parent != msg_id:
                 continue
+            # What the student's code prints or displays is counted (above), never kept.
             mtype = msg["msg_type"]
-            res.output_bytes += size
             if mtype == "status" and content.get("execution_state") == "idle":
                 idle = True
-            elif mtype == "stream":
-                if sum(len(c) for c in out_chunks) < 20000:
-                    out_chunks.append(content.get("text", ""))
-            elif mtype in ("display_data", "execute_result"):
-                if len(res.displays) < 20:
-                    res.displays.append(data)
             elif mtype == "error":
                 if res.status == "ok":
                     res.status = "error"
                 res.error = f"{content.get('ename', '')}: {content.get('evalue', '')}"[:2000]
-                res.traceback = "\n".join(content.get("traceback", []))[-4000:]
         if res.status in ("ok", "error", "timeout") and not self.alive():
             res.status = "died" if res.status == "ok" else res.status
         if res.status == "timeout" and self.alive():
             res.error = res.error or "timed out"
-        res.stdout = "".join(out_chunks)[:20000]
-        res.seconds = time.monotonic() - start
         return res
 
     def install_agent(self, timeout: float) -> ExecResult:

@@ -21,7 +21,11 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import subprocess
 import sys
+import tempfile
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,8 +223,6 @@ class BwrapLauncher:
 
     def _spawn(self, cmd: list, log_path: Path, **popen) -> None:
         """Start `cmd` in its own session, inside this kernel's cgroups and under its rlimits."""
-        import subprocess
-        import uuid
         self.cgroup = CgroupLimits(f"k{os.getpid()}-{self.slot}-{uuid.uuid4().hex[:6]}", self.limits)
         limits, cg = self.limits, self.cgroup
 
@@ -243,8 +245,6 @@ class BwrapLauncher:
             return ""
 
     def kill(self) -> None:
-        import subprocess
-        import time
         if self.proc is not None and self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, 9)  # bwrap dies, and with it the PID namespace's init and all inside
@@ -282,15 +282,8 @@ class UidLauncher(BwrapLauncher):
         cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                "--bounding-set=-all", "--no-new-privs", "--"] + argv
         self._spawn(cmd, log_path, env=dict(env, HOME=str(workdir)), cwd=str(workdir))
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            # No PID namespace here: kill the whole process group, then every process of the cgroup.
-            try:
-                os.killpg(self.proc.pid, 9)
-            except OSError:
-                pass
-        super().kill()
+        # kill() is inherited: with no PID namespace, killing the process group and then every process left
+        # in the cgroup is what ends the kernel and its children.
 
 
 def make_launcher(backend: str, *, limits: Limits, slot: int, image: str | None = None):
@@ -306,8 +299,6 @@ def make_launcher(backend: str, *, limits: Limits, slot: int, image: str | None 
 
 def check_available() -> None:
     """Raise SandboxUnavailable with the reason if a confined process cannot start here."""
-    import subprocess
-    import tempfile
     bwrap = find_bwrap()
     with tempfile.TemporaryDirectory() as tmp:
         try:

@@ -34,7 +34,7 @@ class Case:
     breaks: set = field(default_factory=set)
 
 
-def _apply_replacements(nb, replacements, name):
+def apply_replacements(nb, replacements, name):
     nb = copy.deepcopy(nb)
     for rep in replacements:
         find, new = rep["find"], rep["with"]
@@ -56,7 +56,7 @@ def load_cases(ps, ag: Autograder) -> list[Case]:
     for v in catalogue.get("variants", []) or []:
         nb = copy.deepcopy(ref_nb)
         if "replace" in v:
-            nb = _apply_replacements(nb, v["replace"], v["name"])
+            nb = apply_replacements(nb, v["replace"], v["name"])
         if "append" in v:
             nb.cells.append(nbformat.v4.new_code_cell(v["append"]))
         cases.append(Case(f"variant: {v['name']}", "variant", nb))
@@ -65,7 +65,7 @@ def load_cases(ps, ag: Autograder) -> list[Case]:
         unknown = breaks - questions
         if not breaks or unknown:
             raise CatalogueError(f"mutant '{m['name']}': `breaks` must name autograded questions (bad: {unknown or 'empty'})")
-        nb = _apply_replacements(ref_nb, m.get("replace") or [], m["name"])
+        nb = apply_replacements(ref_nb, m.get("replace") or [], m["name"])
         if "append" in m:
             nb.cells.append(nbformat.v4.new_code_cell(m["append"]))
         cases.append(Case(f"mutant: {m['name']}", "mutant", nb, breaks))

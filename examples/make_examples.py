@@ -12,7 +12,7 @@ import yaml
 
 from autograder.authoring import parse_master, write_outputs
 from autograder.config import load_config
-from autograder.validate import _apply_replacements
+from autograder.validate import apply_replacements
 
 HOSTILE_TAMPER = """import numpy as np, os
 np.allclose = lambda *a, **k: True
@@ -27,23 +27,25 @@ def affine_forward(x, w, b):
 """
 
 
+def appended(nb, code):
+    """A copy of `nb` with one more code cell at the end."""
+    nb = nbformat.reads(nbformat.writes(nb), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+    return nb
+
+
 def generic_examples(ps, ref, stub, catalogue, out: Path) -> None:
     """Any problem set but PS1: the reference, the blank stub, the float32 variant and three catalogued bugs
     spread over the catalogue (first, middle, last), named after the function they break."""
     import re
 
-    def appended(code):
-        nb = nbformat.reads(nbformat.writes(ref), as_version=4)
-        nb.cells.append(nbformat.v4.new_code_cell(code))
-        return nb
-
     float32 = next(v for v in catalogue.get("variants", []) if v["name"].startswith("float32"))
     mutants = catalogue["mutants"]
     picks = [mutants[0], mutants[len(mutants) // 2], mutants[-1]]
-    examples = {"ada_perfect": ref, "ben_float32": appended(float32["append"]), "dana_blank": stub}
+    examples = {"ada_perfect": ref, "ben_float32": appended(ref, float32["append"]), "dana_blank": stub}
     for student, m in zip(("chen", "eli", "kim"), picks):
         slug = re.sub(r"[^a-z0-9]+", "_", m["name"].split(":")[0].lower()).strip("_")
-        examples[f"{student}_{slug}_bug"] = _apply_replacements(ref, m.get("replace", []), m["name"])
+        examples[f"{student}_{slug}_bug"] = apply_replacements(ref, m.get("replace", []), m["name"])
     for name, nb in examples.items():
         nbformat.write(nb, str(out / f"{name}.ipynb"))
     print(f"wrote {len(examples)} example submissions to {out}")
@@ -67,13 +69,7 @@ def main(key: str) -> None:
         nb = ref
         for name in names:
             m = next(m for n, m in mutants.items() if name in n)
-            nb = _apply_replacements(nb, m.get("replace", []), m["name"])
-        return nb
-
-    def append(nb, code):
-        nb = nbformat.from_dict(nb)
-        nb = nbformat.reads(nbformat.writes(nb), as_version=4)
-        nb.cells.append(nbformat.v4.new_code_cell(code))
+            nb = apply_replacements(nb, m.get("replace", []), m["name"])
         return nb
 
     def after(nb, func, code):
@@ -85,7 +81,7 @@ def main(key: str) -> None:
     float32 = next(v for n, v in variants.items() if n.startswith("float32"))
     examples = {
         "ada_perfect": ref,
-        "ben_float32": append(ref, float32["append"]),
+        "ben_float32": appended(ref, float32["append"]),
         "chen_partial": mutate(["bias gradient", "not divided by N"]),
         "dana_blank": stub,
         "eli_batchnorm_bug": mutate(["mean and variance terms missing"]),
