@@ -7,7 +7,11 @@ Understood markers (the subset of Otter Assign used here, same spelling):
   cells, and the docstring-quoted `# BEGIN TEST CONFIG` ... `# END TEST CONFIG` block on top of a test cell.
 
 Tests use Otter's exception-based style: one function per cell whose parameters are injected by name
-(student functions, `check`, `np`, and in hidden tests `ref` and `remote`).
+(student functions, `check`, `np`, `remote`, `submitted_file`, and in hidden tests `ref`).
+
+Also as in Otter: `export_cell: files: [...]` names files the student submits with the notebook (here: JSON
+only, e.g. a trained network), and code cells tagged `otter_ignore` (e.g. the cell that trains that network for
+minutes) are not run by the grader and are not part of the reference solution the tests may call.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-SPECIAL_PARAMS = {"check", "np", "ref", "remote"}
+SPECIAL_PARAMS = {"check", "np", "ref", "remote", "submitted_file"}
 TEST_CONFIG_RE = re.compile(r'^\s*"""\s*#\s*BEGIN TEST CONFIG\s*\n(.*?)\n\s*"""\s*#\s*END TEST CONFIG\s*\n', re.S)
 TAG_INIT, TAG_CHECK, TAG_EXPORT = "mfdl-init", "mfdl-check", "mfdl-export"
 GRADER_CELL_TAGS = {TAG_INIT, TAG_CHECK, TAG_EXPORT}
@@ -57,6 +61,7 @@ class Assignment:
     student_cells: list  # nbformat cells, solutions stripped, tests removed
     reference_cells: list  # same cells with solutions kept
     metadata: dict
+    submission_files: list = field(default_factory=list)  # export_cell.files: JSON files submitted with it
 
     def question(self, name: str) -> Question:
         for q in self.questions:
@@ -209,6 +214,11 @@ def parse_master(path: Path) -> Assignment:
         reference_cells.append(ref)
     if not config.get("name"):
         raise AuthoringError("the ASSIGNMENT CONFIG cell is missing or has no `name`")
+    from .submitted_files import valid_name
+    submission_files = list((config.get("export_cell") or {}).get("files") or [])
+    bad = [f for f in submission_files if not valid_name(f)]
+    if bad:
+        raise AuthoringError(f"export_cell.files must be plain .json file names (no folders), got {bad}")
     seen = set()
     for q in questions:
         if q.name in seen:
@@ -216,7 +226,7 @@ def parse_master(path: Path) -> Assignment:
         seen.add(q.name)
         _resolve_points(q)
     return Assignment(name=config["name"], config=config, questions=questions, student_cells=student_cells,
-                      reference_cells=reference_cells, metadata=dict(nb.metadata))
+                      reference_cells=reference_cells, metadata=dict(nb.metadata), submission_files=submission_files)
 
 
 def _resolve_points(q: Question) -> None:
@@ -246,7 +256,7 @@ def _public_manifest(a: Assignment, check_specs: dict, include_hidden: bool) -> 
     for q in a.questions:
         tests = [asdict(t) for t in q.tests if include_hidden or not t.hidden]
         qs.append({"name": q.name, "points": q.points, "manual": q.manual, "tests": tests})
-    return {"assignment": a.name, "questions": qs, "checks": check_specs}
+    return {"assignment": a.name, "questions": qs, "checks": check_specs, "submission_files": a.submission_files}
 
 
 def build_notebook(a: Assignment, cells: list, check_specs: dict, notebook_name: str):
@@ -270,9 +280,14 @@ def build_notebook(a: Assignment, cells: list, check_specs: dict, notebook_name:
             check = nbformat.v4.new_code_cell(f'grader.check("{q}")')
             check.metadata["tags"] = [TAG_CHECK]
             out.append(check)
+    if a.submission_files:
+        names = ", ".join(f"`{f}`" for f in a.submission_files)
+        upload = (f"a zip file next to this notebook holding the notebook and {names}: upload that zip (the "
+                  "notebook alone lacks the trained models).")
+    else:
+        upload = "a zip file next to this notebook: upload that zip (or the notebook itself)."
     export_md = nbformat.v4.new_markdown_cell(
-        "## Submission\n\nSave this notebook, then run the cell below. It runs every public check and writes "
-        "a zip file next to this notebook: upload that zip (or the notebook itself).")
+        "## Submission\n\nSave this notebook, then run the cell below. It runs every public check and writes " + upload)
     export = nbformat.v4.new_code_cell("grader.check_all()\ngrader.export()")
     export.metadata["tags"] = [TAG_EXPORT]
     nb.cells = out + [export_md, export]
@@ -285,7 +300,8 @@ def reference_source(a: Assignment) -> str:
     """Python source of the reference solution (code cells, solutions kept) for hidden tests' `ref`."""
     parts = []
     for cell in a.reference_cells:
-        if cell.cell_type == "code" and not cell.source.lstrip().startswith(("%", "!")):
+        if (cell.cell_type == "code" and not cell.source.lstrip().startswith(("%", "!"))
+                and "otter_ignore" not in cell.metadata.get("tags", [])):
             parts.append(cell.source)
     return "\n\n".join(parts) + "\n"
 

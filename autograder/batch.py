@@ -19,7 +19,7 @@ from pathlib import Path
 from . import feedback
 from .config import load_config
 from .engine import Autograder, InvalidSubmission, KernelFactory, grade_bytes, zero_record
-from .submissions import Submission, discover, notebook_bytes
+from .submissions import Submission, discover, read_submission
 
 _worker: dict = {}
 
@@ -39,10 +39,10 @@ def _init_worker(config_path: str, ps_key: str, slots, backend: str, image) -> N
 def _grade_one(path: str) -> dict:
     ag, factory = _worker["ag"], _worker["factory"]
     try:
-        data = notebook_bytes(Path(path), _worker["notebook"])
+        data, files = read_submission(Path(path), _worker["notebook"], ag.submission_files)
     except InvalidSubmission as exc:
         return zero_record(ag, str(exc))
-    return grade_bytes(data, ag, factory)
+    return grade_bytes(data, ag, factory, files)
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -417,6 +417,60 @@ class Checker:
         c.update(relative_error=rel_err, relative_bound=rel_bound)
         return c
 
+    # -- submitted networks (files graded instead of retraining) ------------------------------------------
+    def mlp_model(self, data, *, inputs, what: str):
+        """A submitted network file (parsed JSON) rebuilt as a trusted float64 pinn_models.MLP, or a failure
+        that says what is wrong with the file."""
+        from .pinn_models import ModelError, load_mlp
+        try:
+            return load_mlp(data, inputs)
+        except ModelError as exc:
+            raise TestFailure(f"{what}: {exc}") from None
+
+    def heat_certificate(self, model, *, a: float, what: str, T: float = 1.0, rule: str = "heat_certificate") -> dict:
+        """A trained (x, t) network for u_t = a u_xx, u(x, 0) = sin(pi x), zero boundary values (rule
+        `heat_certificate`): its relative error and its certified bound must be small, and the bound must hold."""
+        from .tolerances import HeatCertificate
+        r = self._rule(rule, HeatCertificate)
+        c = r.evaluate(model, a, T)
+        for key in ("error", "residual", "initial", "lift", "bound"):
+            if not np.isfinite(c[key]):
+                raise TestFailure(f"{what}: the network gives a non-finite {key} ({c[key]})")
+        rel_err, rel_bound = c["error"] / c["norm_u"], c["bound"] / c["norm_u"]
+        numbers = (f"sup_t ||v - u||/||u(0)|| = {rel_err:.3g}, ||r - l_t||_L2(Q) = {c['residual']:.3g}, initial "
+                   f"error ||w0(0)|| = {c['initial']:.3g}, boundary lift sup_t ||l|| = {c['lift']:.3g}, certified "
+                   f"bound B/||u(0)|| = {rel_bound:.3g}")
+        if c["error"] > c["bound"] + c["quadrature"]:
+            raise TestFailure(f"{what}: the certificate is violated ({numbers}), which the theorem excludes for a "
+                              "smooth network: the file does not describe a network in the notebook's convention "
+                              "(inputs (x, t), tanh hidden layers, linear output)")
+        if rel_err > r.max_error:
+            raise TestFailure(f"{what}: the network is not accurate enough: {numbers}; required "
+                              f"sup_t ||v - u||/||u(0)|| <= {r.max_error:g}. Are the initial and boundary terms in "
+                              "the loss, and did training converge?")
+        if rel_bound > r.max_certified:
+            raise TestFailure(f"{what}: the error is small at the grader's points but the residual does not certify "
+                              f"it: {numbers}; required B/||u(0)|| <= {r.max_certified:g} ({r.describe()})")
+        c.update(relative_error=rel_err, relative_bound=rel_bound)
+        return c
+
+    def burgers_accuracy(self, model, *, what: str, rule: str = "burgers_accuracy") -> dict:
+        """A trained (x, t) network for the Burgers benchmark vs the exact Cole-Hopf solution (rule
+        `burgers_calibrated`)."""
+        from .tolerances import BurgersCalibrated
+        r = self._rule(rule, BurgersCalibrated)
+        c = r.evaluate(model)
+        if not np.isfinite(c["error"]):
+            raise TestFailure(f"{what}: the network gives non-finite values on the grader's grid")
+        if c["error"] > r.max_error:
+            x, t = c["worst_point"]
+            raise TestFailure(
+                f"{what}: relative L2 error {c['error']:.3g} against the exact (Cole-Hopf) solution; required "
+                f"<= {r.max_error:g} ({r.describe()}). Error at t = 0 (the initial condition): "
+                f"{c['initial_error']:.3g}; largest pointwise error {c['worst']:.3g} at (x, t) = ({x:.3g}, {t:.3g}). "
+                "Is the initial condition -sin(pi x) in the loss, and did L-BFGS run long enough?")
+        return c
+
 
 def checker_from_specs(specs: dict) -> Checker:
     from .config import make_rule

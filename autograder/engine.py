@@ -15,6 +15,7 @@ import nbformat
 from .checks import checker_from_specs
 from .kernel import KernelDied, SandboxedKernel, StudentCallError, call_function
 from .sandbox import Limits
+from .submitted_files import SubmittedFiles
 from .testrun import load_reference, run_test
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -50,6 +51,11 @@ class Autograder:
     preload: list
     files: dict
     fingerprint: str
+
+    @property
+    def submission_files(self) -> list:
+        """Files the student submits with the notebook (the master's `export_cell: files`)."""
+        return list(self.manifest.get("submission_files", []))
 
     @classmethod
     def _build(cls, name, manifest_text, ref_text, limits: Limits, preload, files) -> "Autograder":
@@ -135,8 +141,14 @@ def read_notebook(data: bytes):
     return nb
 
 
+# Otter's tag for cells the grader does not run (e.g. the cell that trains a network for minutes and saves it
+# as a submitted file): the tests grade the saved result instead.
+IGNORE_TAG = "otter_ignore"
+
+
 def code_cells(nb) -> list[str]:
-    return [c.source for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    return [c.source for c in nb.cells if c.cell_type == "code" and c.source.strip()
+            and IGNORE_TAG not in c.get("metadata", {}).get("tags", [])]
 
 
 @dataclass
@@ -238,13 +250,15 @@ class Session:
                 self.agent_ready = False
 
 
-def grade_notebook(nb, ag: Autograder, factory: KernelFactory) -> dict:
-    """Grade a parsed notebook; returns the per-question and per-test record (plain JSON-able dict)."""
+def grade_notebook(nb, ag: Autograder, factory: KernelFactory, files: dict | None = None) -> dict:
+    """Grade a parsed notebook and the declared files submitted with it ({name: bytes}); returns the
+    per-question and per-test record (plain JSON-able dict)."""
     limits = ag.limits
     started = time.monotonic()
     session = Session(factory=factory, limits=limits, deadline=started + limits.notebook_timeout_s)
     checker = checker_from_specs(ag.manifest["checks"])
     tests_out, questions = [], {}
+    submitted = SubmittedFiles(files or {}, ag.submission_files)
     try:
         session.fresh_kernel()
         session.run_cells(code_cells(nb))
@@ -255,7 +269,8 @@ def grade_notebook(nb, ag: Autograder, factory: KernelFactory) -> dict:
             score = 0.0
             for t in q["tests"]:
                 out = run_test(q["name"], t, checker=checker, reference=ag.reference, caller=session.call,
-                               test_timeout=limits.test_timeout_s, notebook_deadline=session.deadline)
+                               test_timeout=limits.test_timeout_s, notebook_deadline=session.deadline,
+                               submitted_file=submitted)
                 score += out.score
                 tests_out.append(out.to_dict())
             questions[q["name"]] = {"score": score, "max": q["points"], "manual": False}
@@ -265,7 +280,8 @@ def grade_notebook(nb, ag: Autograder, factory: KernelFactory) -> dict:
     possible = sum(v["max"] for v in questions.values() if not v["manual"])
     return {"questions": questions, "tests": tests_out, "total": total, "possible": possible,
             "issues": session.issues, "restarts": session.restarts, "seconds": time.monotonic() - started,
-            "peak_memory_mb": round(session.peak_memory_bytes / 2**20, 1) if session.peak_memory_bytes else None}
+            "peak_memory_mb": round(session.peak_memory_bytes / 2**20, 1) if session.peak_memory_bytes else None,
+            "submitted_files": sorted(n for n in (files or {}) if n in ag.submission_files)}
 
 
 def zero_record(ag: Autograder, reason: str, status: str | None = None) -> dict:
@@ -278,12 +294,12 @@ def zero_record(ag: Autograder, reason: str, status: str | None = None) -> dict:
             "restarts": 0, "seconds": 0.0, "status": status or f"invalid: {reason}"}
 
 
-def grade_bytes(data: bytes, ag: Autograder, factory: KernelFactory) -> dict:
+def grade_bytes(data: bytes, ag: Autograder, factory: KernelFactory, files: dict | None = None) -> dict:
     try:
         nb = read_notebook(data)
     except InvalidSubmission as exc:
         return zero_record(ag, str(exc))
-    rec = grade_notebook(nb, ag, factory)
+    rec = grade_notebook(nb, ag, factory, files)
     rec["status"] = "graded" if not rec["issues"] else "graded with errors"
     return rec
 

@@ -11,6 +11,8 @@ def render(student: str, title: str, record: dict) -> str:
                   "Every autograded question scores 0. Fix the file and resubmit.", ""]
     auto = f"{record['total']:g} / {record['possible']:g}"
     lines += [f"Autograded score: **{auto}**", ""]
+    if record.get("submitted_files"):
+        lines += ["Files graded with your notebook: " + ", ".join(record["submitted_files"]), ""]
     if record.get("issues") and not status.startswith("invalid"):
         lines += ["## Problems while running your notebook", ""]
         lines += [f"- {issue}" for issue in record["issues"]] + [""]

@@ -154,7 +154,7 @@ def results_json(record: dict, note: str) -> dict:
 def main(root: str = "/autograder") -> int:
     from . import sandbox
     from .engine import Autograder, InvalidSubmission, KernelFactory, grade_bytes, zero_record
-    from .submissions import notebook_bytes
+    from .submissions import read_loose_files, read_submission
     root_p = Path(root)
     source, submission, results = root_p / "source", root_p / "submission", root_p / "results"
     results.mkdir(parents=True, exist_ok=True)
@@ -171,8 +171,11 @@ def main(root: str = "/autograder") -> int:
     factory = KernelFactory(ag, backend=backend)
     try:
         try:
-            data = notebook_bytes(find_submission(submission, settings["notebook"]), settings["notebook"])
-            record = grade_bytes(data, ag, factory)
+            path = find_submission(submission, settings["notebook"])
+            data, files = read_submission(path, settings["notebook"], ag.submission_files)
+            if path.suffix.lower() != ".zip":  # the notebook uploaded with its files beside it
+                files = read_loose_files(submission, ag.submission_files)
+            record = grade_bytes(data, ag, factory, files)
         except InvalidSubmission as exc:
             record = zero_record(ag, str(exc))
     finally:

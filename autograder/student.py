@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .checks import TestFailure, checker_from_specs
+from .submitted_files import MAX_FILE_BYTES, SubmittedFiles
 from .testrun import compile_test, test_arguments
 
 
@@ -69,6 +70,20 @@ class Notebook:
             self._manifest = meta
         return self._manifest
 
+    def _declared_files(self) -> list:
+        return list(self._load().get("submission_files", []))
+
+    def _submitted_files(self) -> SubmittedFiles:
+        """The declared files as they are now next to this notebook (what export() would put in the zip)."""
+        files = {}
+        for name in self._declared_files():
+            path = self.path.with_name(name)
+            if path.is_file():
+                with open(path, "rb") as fh:
+                    files[name] = fh.read(MAX_FILE_BYTES + 1)
+        return SubmittedFiles(files, self._declared_files(),
+                              how_to_submit="run the cell that trains and saves it (it writes {name} next to this notebook)")
+
     @staticmethod
     def _namespace() -> dict:
         import __main__
@@ -85,13 +100,14 @@ class Notebook:
             raise ValueError(f"no question named {question!r}")
         checker = checker_from_specs(manifest["checks"])
         ns = self._namespace()
+        submitted = self._submitted_files()
         results = []
         for t in q["tests"]:
             func = compile_test(t["source"], t["name"])
             try:
                 args = test_arguments(t["params"], checker=checker,
                                       remote=lambda src: eval(src, {"np": np, "numpy": np}),
-                                      student=lambda name: _as_graded(ns[name]))
+                                      student=lambda name: _as_graded(ns[name]), submitted_file=submitted)
             except KeyError as exc:
                 results.append((t["description"], False, f"{exc.args[0]} is not defined: run its cell first"))
                 continue
@@ -109,14 +125,26 @@ class Notebook:
         out = [self.check(q["name"]) for q in manifest["questions"] if not q["manual"] and q["tests"]]
         return _AllResults(out)
 
-    def export(self, pdf: bool = False, filtering: bool = True, run_tests: bool = False):
-        """Write <notebook>_<timestamp>.zip holding the saved notebook (no pickled log, no PDF by default)."""
+    def export(self, pdf: bool = False, filtering: bool = True, run_tests: bool = False, files=None):
+        """Write <notebook>_<timestamp>.zip holding the saved notebook and the files the assignment asks for
+        (e.g. trained models; no pickled log, no PDF). `files` adds more, as in Otter."""
         if pdf:
             print("PDF export is not used in this course; exporting the notebook only.")
+        declared = self._declared_files() if self.path.exists() else []
         stamp = _dt.datetime.now().strftime("%Y_%m_%dT%H_%M_%S")
         zpath = self.path.with_name(f"{self.path.stem}_{stamp}.zip")
+        missing = []
         with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.write(self.path, self.path.name)
+            for name in [*declared, *(files or [])]:
+                path = self.path.with_name(name) if name in declared else Path(name)
+                if path.is_file():
+                    zf.write(path, path.name)
+                else:
+                    missing.append(name)
+        for name in missing:
+            print(f"WARNING: {name} does not exist yet, so it is not in the zip: the questions that grade it will "
+                  "score 0. Run the cell that writes it, then export again.")
         print(f"Your submission has been exported. Upload {zpath.name} (make sure you saved the notebook first).")
         return str(zpath)
 

@@ -61,10 +61,11 @@ def compile_test(source: str, name: str):
     return namespace[name]
 
 
-def test_arguments(params: list, *, checker: Checker, remote, student, reference=None) -> list:
+def test_arguments(params: list, *, checker: Checker, remote, student, reference=None, submitted_file=None) -> list:
     """The values injected into a test's parameters, by name: `check`, `np`, `remote`, `ref` (hidden tests,
-    trusted side only), and anything else is a student function, resolved by `student(name)`."""
-    special = {"check": checker, "np": np, "remote": remote, "ref": reference}
+    trusted side only), `submitted_file` (the submission's declared files, parsed JSON), and anything else is a
+    student function, resolved by `student(name)`."""
+    special = {"check": checker, "np": np, "remote": remote, "ref": reference, "submitted_file": submitted_file}
     return [special[p] if p in special else student(p) for p in params]
 
 
@@ -72,7 +73,7 @@ test_arguments.__test__ = False  # not a pytest test
 
 
 def run_test(question: str, test: dict, *, checker: Checker, reference, caller, test_timeout: float,
-             notebook_deadline: float) -> TestOutcome:
+             notebook_deadline: float, submitted_file=None) -> TestOutcome:
     """Run one test. `caller(name, args, kwargs, timeout)` performs a call into the student's kernel."""
     start = time.monotonic()
     outcome = TestOutcome(question=question, test=test["name"], description=test["description"],
@@ -83,7 +84,7 @@ def run_test(question: str, test: dict, *, checker: Checker, reference, caller, 
         return outcome
     func = compile_test(test["source"], test["name"])
     args = test_arguments(test["params"], checker=checker, remote=RemoteCode, reference=reference,
-                          student=lambda name: StudentFunction(name, caller, deadline))
+                          student=lambda name: StudentFunction(name, caller, deadline), submitted_file=submitted_file)
     try:
         func(*args)
         outcome.passed, outcome.score = True, test["points"]

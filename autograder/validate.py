@@ -6,6 +6,11 @@
   declares it breaks, and keeps full marks on all others;
 * the student notebook runs top to bottom without an error in a plain Jupyter kernel (self-checks and
   export included), and the reference notebook's self-checks all pass there.
+
+Files submitted with the notebook (`export_cell: files`, e.g. trained models): the catalogue's top-level
+`submitted_files` maps each to the reference's copy (paths relative to solutions/<ps>/); a variant or mutant may
+map a file to another copy (a model trained with a bug) or to null (not submitted). The stub submits none.
+Cells tagged `otter_ignore` (training that takes minutes) are skipped in the plain-Jupyter runs, as in grading.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ import nbformat
 import yaml
 
 from .authoring import parse_master, write_outputs
-from .engine import Autograder, KernelFactory, grade_notebook
+from .engine import IGNORE_TAG, Autograder, KernelFactory, grade_notebook
 
 
 class CatalogueError(ValueError):
@@ -32,6 +37,7 @@ class Case:
     kind: str  # reference | variant | stub | mutant
     notebook: object
     breaks: set = field(default_factory=set)
+    files: dict = field(default_factory=dict)  # submitted files {name: bytes}
 
 
 def apply_replacements(nb, replacements, name):
@@ -53,13 +59,16 @@ def load_cases(ps, ag: Autograder) -> list[Case]:
     cat_path = ps.solutions_dir / "mutants.yaml"
     catalogue = yaml.safe_load(cat_path.read_text()) if cat_path.exists() else {}
     questions = {q["name"] for q in ag.manifest["questions"] if not q["manual"]}
+    reference_files = catalogue_files(ps, catalogue.get("submitted_files") or {}, ag.submission_files, {}, "catalogue")
+    cases[0].files = reference_files
     for v in catalogue.get("variants", []) or []:
         nb = copy.deepcopy(ref_nb)
         if "replace" in v:
             nb = apply_replacements(nb, v["replace"], v["name"])
         if "append" in v:
             nb.cells.append(nbformat.v4.new_code_cell(v["append"]))
-        cases.append(Case(f"variant: {v['name']}", "variant", nb))
+        files = catalogue_files(ps, v.get("submitted_files") or {}, ag.submission_files, reference_files, v["name"])
+        cases.append(Case(f"variant: {v['name']}", "variant", nb, files=files))
     for m in catalogue.get("mutants", []) or []:
         breaks = set(m.get("breaks") or [])
         unknown = breaks - questions
@@ -68,8 +77,26 @@ def load_cases(ps, ag: Autograder) -> list[Case]:
         nb = apply_replacements(ref_nb, m.get("replace") or [], m["name"])
         if "append" in m:
             nb.cells.append(nbformat.v4.new_code_cell(m["append"]))
-        cases.append(Case(f"mutant: {m['name']}", "mutant", nb, breaks))
+        files = catalogue_files(ps, m.get("submitted_files") or {}, ag.submission_files, reference_files, m["name"])
+        cases.append(Case(f"mutant: {m['name']}", "mutant", nb, breaks, files))
     return cases
+
+
+def catalogue_files(ps, mapping: dict, declared: list, base: dict, where: str) -> dict:
+    """`base` with the files of `mapping` ({name: path under solutions/<ps>/ or null}) replaced."""
+    unknown = set(mapping) - set(declared)
+    if unknown:
+        raise CatalogueError(f"{where}: submitted_files names {sorted(unknown)}, not declared in export_cell.files")
+    files = dict(base)
+    for name, rel in mapping.items():
+        if rel is None:
+            files.pop(name, None)
+            continue
+        path = ps.solutions_dir / rel
+        if not path.is_file():
+            raise CatalogueError(f"{where}: submitted file {name} -> {path} does not exist")
+        files[name] = path.read_bytes()
+    return files
 
 
 def judge(case: Case, record: dict) -> tuple[bool, str]:
@@ -86,13 +113,17 @@ def judge(case: Case, record: dict) -> tuple[bool, str]:
     return ok, detail
 
 
-def run_notebook_plain(nb, notebook_name: str, timeout: float = 120) -> tuple[list[str], list[str]]:
-    """Execute a notebook as a student would (plain kernel, package importable); return the cells' errors and
-    the self-check cells that did not report success."""
+def run_notebook_plain(nb, notebook_name: str, timeout: float = 120, files: dict | None = None) -> tuple[list[str], list[str]]:
+    """Execute a notebook as a student would (plain kernel, package importable, `files` next to it; cells
+    tagged otter_ignore skipped); return the cells' errors and the self-check cells that did not report success."""
     from jupyter_client import KernelManager
     from nbclient import NotebookClient
     tmp = Path(tempfile.mkdtemp(prefix="mfdl-plain-"))
     try:
+        nb = copy.deepcopy(nb)
+        nb.cells = [c for c in nb.cells if IGNORE_TAG not in c.metadata.get("tags", [])]
+        for name, data in (files or {}).items():
+            (tmp / name).write_bytes(data)
         path = tmp / notebook_name
         nbformat.write(nb, str(path))
         nb = nbformat.read(str(path), as_version=4)
@@ -134,7 +165,7 @@ def validate(ps, console=None, *, plain_run: bool = True) -> bool:
     rows = []
     try:
         for case in cases:
-            rec = grade_notebook(case.notebook, ag, factory)
+            rec = grade_notebook(case.notebook, ag, factory, case.files)
             ok, detail = judge(case, rec)
             all_ok &= ok
             rows.append((case.name, ok, f"{rec['total']:g}/{rec['possible']:g}", detail))
@@ -155,7 +186,7 @@ def validate(ps, console=None, *, plain_run: bool = True) -> bool:
         say(f"  [{'ok' if ok else 'FAIL'}] the released stub runs top to bottom in Jupyter"
             + ("" if ok else f": {errors}"))
         ref = nbformat.read(str(ps.autograder_dir / "reference.ipynb"), as_version=4)
-        errors, failed = run_notebook_plain(ref, ps.notebook)
+        errors, failed = run_notebook_plain(ref, ps.notebook, files=cases[0].files)
         ok = not errors and not failed
         all_ok &= ok
         say(f"  [{'ok' if ok else 'FAIL'}] the reference passes its own self-checks in Jupyter"

@@ -26,15 +26,15 @@ from nbclient import NotebookClient
 
 from autograder.authoring import parse_master, write_outputs
 from autograder.config import load_config
-from autograder.engine import Autograder, InvalidSubmission, KernelFactory, grade_bytes, read_notebook
-from autograder.submissions import discover, notebook_bytes
+from autograder.engine import IGNORE_TAG, Autograder, InvalidSubmission, KernelFactory, grade_bytes, read_notebook
+from autograder.submissions import discover, read_submission
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def time_ours(data: bytes, ag, factory) -> tuple[float, dict]:
+def time_ours(data: bytes, files: dict, ag, factory) -> tuple[float, dict]:
     t0 = time.perf_counter()
-    rec = grade_bytes(data, ag, factory)
+    rec = grade_bytes(data, ag, factory, files)
     return time.perf_counter() - t0, rec
 
 
@@ -44,6 +44,7 @@ def time_nbclient(data: bytes, notebook_name: str) -> float:
         (tmp / notebook_name).write_bytes(data)
         t0 = time.perf_counter()
         nb = nbformat.read(str(tmp / notebook_name), as_version=4)
+        nb.cells = [c for c in nb.cells if IGNORE_TAG not in c.metadata.get("tags", [])]  # as Otter does
         NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
                        resources={"metadata": {"path": str(tmp)}}).execute()
         return time.perf_counter() - t0
@@ -99,11 +100,11 @@ def main() -> None:
     subs = []
     for sub in discover(folder):
         try:
-            data = notebook_bytes(sub.path, ps.notebook)
+            data, files = read_submission(sub.path, ps.notebook, ag.submission_files)
             read_notebook(data)
         except InvalidSubmission:
             continue  # nothing to execute: not comparable
-        subs.append((sub.student, data))
+        subs.append((sub.student, data, files))
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     otter_zip = None if args.no_otter else build_otter_autograder(ag, work)
     factory = KernelFactory(ag)
@@ -118,8 +119,8 @@ def main() -> None:
     print(f"{'submission':28s} {'ours s':>8s} {'nbclient s':>10s} {'overhead s':>10s} {'otter run s':>11s} "
           f"{'kernel MB':>9s} {'score':>9s}")
     rows = []
-    for name, data in subs:
-        ours, rec = time_ours(data, ag, factory)
+    for name, data, files in subs:
+        ours, rec = time_ours(data, files, ag, factory)
         hangs = any("did not return" in t["message"] for t in rec["tests"]) or \
             any("time limit" in i for i in rec["issues"])
         if hangs:  # plain nbclient and otter run would wait forever (otter has no timeout): not comparable

@@ -12,7 +12,7 @@ import yaml
 
 from autograder.authoring import parse_master, write_outputs
 from autograder.config import load_config
-from autograder.validate import apply_replacements
+from autograder.validate import apply_replacements, catalogue_files
 
 HOSTILE_TAMPER = """import numpy as np, os
 np.allclose = lambda *a, **k: True
@@ -34,20 +34,43 @@ def appended(nb, code):
     return nb
 
 
+def write_submission(out: Path, name: str, nb, files: dict, notebook_name: str) -> None:
+    """A notebook, or, when the problem set takes submitted files (trained models), the zip `grader.export()`
+    writes: the notebook and those files."""
+    if not files:
+        nbformat.write(nb, str(out / f"{name}.ipynb"))
+        return
+    with zipfile.ZipFile(out / f"{name}.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        for fname, data in [(notebook_name, nbformat.writes(nb)), *files.items()]:
+            zf.writestr(zipfile.ZipInfo(fname, date_time=(2026, 1, 1, 0, 0, 0)), data)  # same bytes on every run
+
+
 def generic_examples(ps, ref, stub, catalogue, out: Path) -> None:
     """Any problem set but PS1: the reference, the blank stub, the float32 variant and three catalogued bugs
-    spread over the catalogue (first, middle, last), named after the function they break."""
+    spread over the catalogue (first, middle, last), named after the function they break; with submitted files
+    also the first catalogued bad file (e.g. a network trained too briefly)."""
     import re
 
+    declared = parse_master(ps.master_path).submission_files
+    ref_files = catalogue_files(ps, catalogue.get("submitted_files") or {}, declared, {}, "catalogue")
     float32 = next(v for v in catalogue.get("variants", []) if v["name"].startswith("float32"))
-    mutants = catalogue["mutants"]
-    picks = [mutants[0], mutants[len(mutants) // 2], mutants[-1]]
-    examples = {"ada_perfect": ref, "ben_float32": appended(ref, float32["append"]), "dana_blank": stub}
+    code_mutants = [m for m in catalogue["mutants"] if m.get("replace")]
+    picks = [code_mutants[0], code_mutants[len(code_mutants) // 2], code_mutants[-1]]
+    examples = {"ada_perfect": (ref, ref_files), "ben_float32": (appended(ref, float32["append"]), ref_files),
+                "dana_blank": (stub, {})}
+    slug = lambda text: re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")  # noqa: E731
     for student, m in zip(("chen", "eli", "kim"), picks):
-        slug = re.sub(r"[^a-z0-9]+", "_", m["name"].split(":")[0].lower()).strip("_")
-        examples[f"{student}_{slug}_bug"] = apply_replacements(ref, m.get("replace", []), m["name"])
-    for name, nb in examples.items():
-        nbformat.write(nb, str(out / f"{name}.ipynb"))
+        examples[f"{student}_{slug(m['name'].split(':')[0])}_bug"] = (
+            apply_replacements(ref, m.get("replace", []), m["name"]), ref_files)
+    file_mutants = [m for m in catalogue["mutants"] if m.get("submitted_files") and not m.get("replace")]
+    if file_mutants:
+        m = file_mutants[0]
+        files = catalogue_files(ps, m["submitted_files"], declared, ref_files, m["name"])
+        examples[f"fay_{slug(m['name'].split('(')[0])[:40].rstrip('_')}"] = (ref, files)
+    for p in list(out.glob("*.ipynb")) + list(out.glob("*.zip")):
+        p.unlink()
+    for name, (nb, files) in examples.items():
+        write_submission(out, name, nb, files, ps.notebook)
     print(f"wrote {len(examples)} example submissions to {out}")
 
 

@@ -13,6 +13,7 @@ from autograder.config import load_config
 from autograder.engine import Autograder, KernelFactory, grade_notebook
 
 FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parent.parent
 CANARY = "SECRET-CANARY-HIDDEN-TEST"  # appears only in the tiny set's hidden test (and its master notebook)
 
 

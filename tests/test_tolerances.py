@@ -273,3 +273,140 @@ def test_envelope_false_fail_probability_matches_order_statistics():
         PS3.envelope([0.2, 0.95, 0.97, 0.3, 0.99], name="x", what="X")
     with pytest.raises(TestFailure, match="below the smallest"):
         PS3.envelope([0.05, 0.01, 0.5, 0.3, 0.02], name="x", what="X")
+
+
+# -- PS4: autograd residuals, the Deep Ritz quadrature, the PINN certificates ------------------------------------
+def test_autograd_rounding_covers_float32_autograd_and_rejects_a_sign_error():
+    import torch
+    from autograder.tolerances import AutogradRounding
+    check = Checker({"residual": AutogradRounding()})
+    x64 = np.linspace(-1.0, 1.0, 41)[:, None]
+    y = np.pi * x64
+    magnitude = 2 * np.pi ** 2 * (np.abs(np.sin(y)) + np.abs(y * np.cos(y)))
+    for dtype in (torch.float64, torch.float32):
+        x = torch.tensor(x64, dtype=dtype, requires_grad=True)
+        u = torch.sin(np.pi * x)
+        ux = torch.autograd.grad(u, x, torch.ones_like(u), create_graph=True)[0]
+        uxx = torch.autograd.grad(ux, x, torch.ones_like(ux))[0]
+        r = (-uxx - np.pi ** 2 * torch.sin(np.pi * x)).detach().numpy()  # -u'' - f = 0 for u = sin(pi x)
+        check.autograd_close(r, np.zeros_like(x64), what="residual", ops=6, functions=1, magnitude=magnitude)
+        wrong = (uxx - np.pi ** 2 * torch.sin(np.pi * x)).detach().numpy()  # sign of the Laplacian
+        with pytest.raises(TestFailure, match="sign"):
+            check.autograd_close(wrong, np.zeros_like(x64), what="residual", ops=6, functions=1, magnitude=magnitude)
+
+
+def test_midpoint_rule_truncation_bound_is_sharp_for_a_quadratic():
+    from autograder.tolerances import MidpointQuadrature
+    rule = MidpointQuadrature()
+    for n in (4, 16, 100):
+        x = (np.arange(n) + 0.5) / n
+        got = np.mean(x ** 2)  # int_0^1 x^2 = 1/3; the midpoint error is exactly h^2 / 12 = h^2 max|g''| / 24
+        bound = rule.bound(n=n, second_derivative_bound=2.0, student_dtype=np.float64, ops=2, magnitude=1.0)
+        assert abs(got - 1 / 3) <= bound <= abs(got - 1 / 3) * (1 + 1e-9) + 1e-13
+        # a missing factor (the mean of 2 x^2 / 2 computed as x^2 / 2) is far outside
+        assert abs(np.mean(x ** 2 / 2) - 1 / 3) > 30 * bound
+
+
+def _poisson_evaluator(w, w2):
+    """v = sin(pi x) + w(x) for -u'' = pi^2 sin(pi x): returns (v, v'') from closed forms."""
+    return lambda x: (np.sin(np.pi * x) + w(x), -np.pi ** 2 * np.sin(np.pi * x) + w2(x))
+
+
+@pytest.mark.parametrize("case", ["sine", "bubble", "lift"])
+def test_poisson_certificate_holds_and_is_sharp(case):
+    from autograder.tolerances import PoissonCertificate
+    rule, d = PoissonCertificate(), 1e-3
+    f, exact = (lambda x: np.pi ** 2 * np.sin(np.pi * x)), (lambda x: np.sin(np.pi * x))
+    if case == "sine":  # w = d sin(pi x): r = d pi^2 sin(pi x); the Poincare constant is attained: B = ||w||
+        ev, error, bound = _poisson_evaluator(lambda x: d * np.sin(np.pi * x), lambda x: -d * np.pi ** 2 * np.sin(np.pi * x)), \
+            d / math.sqrt(2), d / math.sqrt(2)
+    elif case == "bubble":  # w = d x (1 - x): r = 2 d, ||w|| = d / sqrt(30), B = 2 d / pi^2
+        ev, error, bound = _poisson_evaluator(lambda x: d * x * (1 - x), lambda x: -2 * d + 0 * x), \
+            d / math.sqrt(30), 2 * d / math.pi ** 2
+    else:  # w = 2d (1 - x) - d x: r = 0, B = ||lift|| = sqrt((g0^2 + g0 g1 + g1^2) / 3) = ||w||
+        ev, error, bound = _poisson_evaluator(lambda x: 2 * d * (1 - x) - d * x, lambda x: 0 * x), \
+            d * math.sqrt((4 - 2 + 1) / 3), d * math.sqrt((4 - 2 + 1) / 3)
+    c = rule.evaluate(ev, f, exact, alpha=0.0, beta=0.0)
+    assert c["error"] == pytest.approx(error, rel=1e-9)
+    assert c["bound"] == pytest.approx(bound, rel=1e-9)
+    assert c["error"] <= c["bound"] * (1 + 1e-9)
+    assert c["norm_u"] == pytest.approx(1 / math.sqrt(2), rel=1e-12)
+
+
+class _ClosedFormHeatModel:
+    """Stands in for pinn_models.MLP: v = exp(-a pi^2 t) sin(pi x) + w(x, t) from closed forms."""
+
+    def __init__(self, a, w, w_x, w_t, w_xx):
+        self.a, self.w, self.w_x, self.w_t, self.w_xx = a, w, w_x, w_t, w_xx
+
+    def value(self, X):
+        x, t = X[:, 0], X[:, 1]
+        return np.exp(-self.a * np.pi ** 2 * t) * np.sin(np.pi * x) + self.w(x, t)
+
+    def jet(self, X):
+        x, t = X[:, 0], X[:, 1]
+        e, s, c = np.exp(-self.a * np.pi ** 2 * t), np.sin(np.pi * x), np.cos(np.pi * x)
+        return (self.value(X), np.pi * e * c + self.w_x(x, t), -self.a * np.pi ** 2 * e * s + self.w_t(x, t),
+                -np.pi ** 2 * e * s + self.w_xx(x, t))
+
+
+def test_heat_certificate_matches_closed_forms_and_holds():
+    from autograder.tolerances import HeatCertificate
+    rule, a, d = HeatCertificate(max_error=1e-2, max_certified=3e-2), 0.4, 1e-3
+    zero = lambda x, t: 0 * x  # noqa: E731
+    # w = d e^{-t} sin(pi x): zero boundary values; r = d (a pi^2 - 1) e^{-t} sin(pi x);
+    # sup_t ||w|| = ||w(0)|| = d / sqrt(2); ||r||_L2(Q) = d |a pi^2 - 1| sqrt((1 - e^{-2}) / 2) / sqrt(2)
+    m = _ClosedFormHeatModel(a, lambda x, t: d * np.exp(-t) * np.sin(np.pi * x),
+                             lambda x, t: d * np.pi * np.exp(-t) * np.cos(np.pi * x),
+                             lambda x, t: -d * np.exp(-t) * np.sin(np.pi * x),
+                             lambda x, t: -d * np.pi ** 2 * np.exp(-t) * np.sin(np.pi * x))
+    c = rule.evaluate(m, a)
+    residual = d * abs(a * np.pi ** 2 - 1) * math.sqrt((1 - math.exp(-2)) / 2) / math.sqrt(2)
+    assert c["error"] == pytest.approx(d / math.sqrt(2), rel=1e-9)
+    assert c["residual"] == pytest.approx(residual, rel=1e-9)
+    assert c["initial"] == pytest.approx(d / math.sqrt(2), rel=1e-9) and c["lift"] < 1e-15
+    assert c["bound"] == pytest.approx(d / math.sqrt(2) + residual / (math.pi * math.sqrt(2 * a)), rel=1e-9)
+    # w = d t (constant in x): the whole error is boundary error; r = l_t = d, so r - l_t = 0 and the bound
+    # sup_t ||l(t)|| = d equals the error at t = 1: the lift term is sharp.
+    m = _ClosedFormHeatModel(a, lambda x, t: d * t + 0 * x, zero, lambda x, t: d + 0 * x, zero)
+    c = rule.evaluate(m, a)
+    assert c["error"] == pytest.approx(d, rel=1e-9) and c["bound"] == pytest.approx(d, rel=1e-9)
+    assert c["residual"] < 1e-15 and c["initial"] < 1e-15
+
+
+def test_heat_certificate_check_fails_an_inaccurate_or_uncertified_network():
+    from autograder.tolerances import HeatCertificate
+    check = Checker({"heat_certificate": HeatCertificate(max_error=1e-2, max_certified=3e-2)})
+    a = 0.4
+    wiggle = lambda d, k: _ClosedFormHeatModel(  # noqa: E731  w = d sin(k pi x) sin(pi t): zero at t = 0 and x = 0, 1
+        a, lambda x, t: d * np.sin(k * np.pi * x) * np.sin(np.pi * t),
+        lambda x, t: d * k * np.pi * np.cos(k * np.pi * x) * np.sin(np.pi * t),
+        lambda x, t: d * np.pi * np.sin(k * np.pi * x) * np.cos(np.pi * t),
+        lambda x, t: -d * (k * np.pi) ** 2 * np.sin(k * np.pi * x) * np.sin(np.pi * t))
+    c = check.heat_certificate(wiggle(1e-4, 1), a=a, what="net")
+    assert c["relative_error"] < 1e-3 and c["error"] <= c["bound"]
+    with pytest.raises(TestFailure, match="not accurate enough"):
+        check.heat_certificate(wiggle(2e-2, 1), a=a, what="net")
+    # small error, but a fast wiggle has a large residual: accurate to 1e-3 and not certified
+    with pytest.raises(TestFailure, match="does not certify"):
+        check.heat_certificate(wiggle(1e-3, 40), a=a, what="net")
+
+
+def test_burgers_calibrated_rule_measures_the_relative_error_against_cole_hopf():
+    from autograder.burgers_exact import burgers_cole_hopf
+    from autograder.tolerances import BurgersCalibrated
+    check = Checker({"burgers_accuracy": BurgersCalibrated(max_error=5e-2)})
+
+    class Exact:  # stands in for pinn_models.MLP
+        def __init__(self, scale=1.0, shift=0.0):
+            self.scale, self.shift = scale, shift
+
+        def value(self, X):
+            return self.scale * burgers_cole_hopf(X[:, 0], X[:, 1]) + self.shift
+
+    assert check.burgers_accuracy(Exact(), what="net")["error"] < 1e-12
+    assert check.burgers_accuracy(Exact(scale=1.03), what="net")["error"] == pytest.approx(0.03, rel=1e-9)
+    with pytest.raises(TestFailure, match=r"relative L2 error 0\.1 .*initial condition\): 0\.1"):
+        check.burgers_accuracy(Exact(scale=1.1), what="net")
+    with pytest.raises(TestFailure, match="relative L2 error"):
+        check.burgers_accuracy(Exact(shift=0.1), what="net")  # a constant offset breaks the boundary values
