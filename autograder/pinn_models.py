@@ -169,12 +169,13 @@ def _shape_of(value, key: str, matrix: bool) -> tuple:
     return (len(value), len(value[0]))
 
 
-def load_mlp(data, inputs, max_params: int = 200_000) -> MLP:
+def load_mlp(data, inputs, max_params: int = 200_000, max_layers: int = 32) -> MLP:
     """Validate a parsed JSON network file and rebuild it as an `MLP` (float64).
 
     `inputs`: the expected input names in column order, e.g. ("x", "t"), or just their number. Raises
     `ModelError` naming the first problem found (format tag, input names, missing/unexpected/misnumbered keys,
-    non-list values, shapes that do not chain, non-finite entries, too many parameters)."""
+    non-list values, shapes that do not chain, non-finite entries, too many parameters or layers). The caps bound
+    the grader's work on a hostile file (a 5 MB file holds at most ~250k numbers anyway)."""
     if type(data) is not dict:
         raise ModelError(f"the model file must hold a JSON object {{'format', 'inputs', 'params'}}, "
                          f"got {_type_name(data)}")
@@ -211,6 +212,8 @@ def load_mlp(data, inputs, max_params: int = 200_000) -> MLP:
     if not params:
         raise ModelError("'params' is empty; expected W1, b1, ..., WL, bL")
     n_layers = max(int(_PARAM_KEY.match(k).group(2)) for k in params)
+    if n_layers > max_layers:  # checked before anything is built per layer
+        raise ModelError(f"'params' names layer {n_layers}; at most {max_layers} layers are accepted")
     absent = [f"{c}{k}" for k in range(1, n_layers + 1) for c in "Wb" if f"{c}{k}" not in params]
     if absent:
         raise ModelError(f"'params' is missing {', '.join(absent)}: the layers must be numbered 1, ..., L "

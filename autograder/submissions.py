@@ -93,9 +93,11 @@ def read_submission(path: Path, notebook_name: str | None = None, declared=()) -
 
 def read_loose_files(folder: Path, declared) -> dict:
     """Declared files uploaded next to the notebook (Gradescope's submission folder holds one student's)."""
-    files = {}
+    files, root = {}, Path(folder).resolve()
     for name in declared:
-        found = sorted(p for p in Path(folder).rglob(name) if p.is_file() and "__MACOSX" not in p.parts)
+        found = sorted(p for p in Path(folder).rglob(name)  # no links out of the folder
+                       if p.is_file() and not p.is_symlink() and p.resolve().is_relative_to(root)
+                       and "__MACOSX" not in p.parts)
         if found:
             with open(found[0], "rb") as fh:
                 files[name] = fh.read(MAX_FILE_BYTES + 1)

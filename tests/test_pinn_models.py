@@ -185,3 +185,10 @@ def test_load_mlp_parameter_cap():
     assert net.n_params == 2 * 300 + 300 + 300 * 300 + 300 + 300 + 1
     with pytest.raises(ModelError, match="more than 50000 parameters"):
         load_mlp(data, ["x", "t"], max_params=50_000)
+
+
+def test_a_huge_layer_number_is_refused_before_any_work():
+    """Checked before the list of missing keys is built (a billion of them would exhaust the grader's memory)."""
+    with pytest.raises(ModelError, match="at most 32 layers"):
+        load_mlp({"format": "mfdl-mlp", "inputs": ["x"], "params": {"W1": [[1.0]], "b1": [0.0],
+                                                                    "W999999999": [[1.0]], "b999999999": [0.0]}}, 1)

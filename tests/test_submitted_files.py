@@ -178,6 +178,10 @@ def test_gradescope_reads_files_uploaded_beside_the_notebook(tmp_path):
     (tmp_path / "nested" / "answer.json").write_text('{"value": 42}')
     (tmp_path / "unrelated.json").write_text("{}")
     assert read_loose_files(tmp_path, ["answer.json", "missing.json"]) == {"answer.json": b'{"value": 42}'}
+    (tmp_path / "nested" / "answer.json").unlink()
+    (tmp_path / "secret.json").write_text('{"hidden": 1}')
+    (tmp_path / "nested" / "answer.json").symlink_to(tmp_path / "secret.json")  # a link out is not followed
+    assert read_loose_files(tmp_path, ["answer.json"]) == {}
 
 
 def test_authoring_rejects_file_names_with_folders(tmp_path):
