@@ -29,6 +29,9 @@ SPECIAL_PARAMS = {"check", "np", "ref", "remote", "submitted_file"}
 TEST_CONFIG_RE = re.compile(r'^\s*"""\s*#\s*BEGIN TEST CONFIG\s*\n(.*?)\n\s*"""\s*#\s*END TEST CONFIG\s*\n', re.S)
 TAG_INIT, TAG_CHECK, TAG_EXPORT = "mfdl-init", "mfdl-check", "mfdl-export"
 GRADER_CELL_TAGS = {TAG_INIT, TAG_CHECK, TAG_EXPORT}
+# Otter's tag for cells the grader does not run (e.g. the cell that trains a network for minutes and saves it as a
+# submitted file): the tests grade the saved result instead.
+IGNORE_TAG = "otter_ignore"
 
 
 class AuthoringError(ValueError):
@@ -301,7 +304,7 @@ def reference_source(a: Assignment) -> str:
     parts = []
     for cell in a.reference_cells:
         if (cell.cell_type == "code" and not cell.source.lstrip().startswith(("%", "!"))
-                and "otter_ignore" not in cell.metadata.get("tags", [])):
+                and IGNORE_TAG not in cell.metadata.get("tags", [])):
             parts.append(cell.source)
     return "\n\n".join(parts) + "\n"
 

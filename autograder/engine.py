@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 
+from .authoring import IGNORE_TAG
 from .checks import checker_from_specs
 from .kernel import KernelDied, SandboxedKernel, StudentCallError, call_function
 from .sandbox import Limits
@@ -139,11 +140,6 @@ def read_notebook(data: bytes):
     except nbformat.ValidationError as exc:
         raise InvalidSubmission(f"the notebook does not follow the Jupyter format: {str(exc).splitlines()[0][:300]}") from None
     return nb
-
-
-# Otter's tag for cells the grader does not run (e.g. the cell that trains a network for minutes and saves it
-# as a submitted file): the tests grade the saved result instead.
-IGNORE_TAG = "otter_ignore"
 
 
 def code_cells(nb) -> list[str]:

@@ -23,8 +23,8 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from .authoring import parse_master, write_outputs
-from .engine import IGNORE_TAG, Autograder, KernelFactory, grade_notebook
+from .authoring import IGNORE_TAG, parse_master, write_outputs
+from .engine import Autograder, KernelFactory, grade_notebook
 
 
 class CatalogueError(ValueError):

@@ -24,9 +24,9 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from autograder.authoring import parse_master, write_outputs
+from autograder.authoring import IGNORE_TAG, parse_master, write_outputs
 from autograder.config import load_config
-from autograder.engine import IGNORE_TAG, Autograder, InvalidSubmission, KernelFactory, grade_bytes, read_notebook
+from autograder.engine import Autograder, InvalidSubmission, KernelFactory, grade_bytes, read_notebook
 from autograder.submissions import discover, read_submission
 
 REPO = Path(__file__).resolve().parent.parent
