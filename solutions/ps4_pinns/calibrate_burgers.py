@@ -1,6 +1,6 @@
 """Calibrate the Burgers PINN check of ps4_pinns: train the reference network for K seeds and measure its error.
 
-Usage (from the repository root):  OMP_NUM_THREADS=1 .venv/bin/python solutions/ps4_pinns/calibrate_burgers.py K
+Usage (from the repository root):  OMP_NUM_THREADS=1 .venv/bin/python solutions/ps4_pinns/calibrate_burgers.py K [--first S]
 
 Trains train_burgers(seed) of the reference notebook for seeds 0..K-1 (at most 2 processes at a time, one thread
 each), plus two realistically bad models for the bug catalogue: seed 0 after the Adam phase only (no L-BFGS),
@@ -68,13 +68,14 @@ def run_task(task):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("K", type=int, help="number of seeds (0..K-1)")
+    parser.add_argument("K", type=int, help="number of seeds (FIRST..FIRST+K-1)")
+    parser.add_argument("--first", type=int, default=0, help="first seed (default 0; seed 0 is the reference file)")
     parser.add_argument("--jobs", type=int, default=2, choices=(1, 2), help="parallel processes (at most 2)")
     parser.add_argument("--no-bad", action="store_true", help="skip the two bad models")
     args = parser.parse_args(argv)
     MODELS.mkdir(parents=True, exist_ok=True)
 
-    tasks = [("seed", seed, {}, "burgers_model.json" if seed == 0 else None) for seed in range(args.K)]
+    tasks = [("seed", seed, {}, "burgers_model.json" if seed == 0 else None) for seed in range(args.first, args.first + args.K)]
     if not args.no_bad:
         tasks.insert(1, ("no initial condition", 0, {"initial_weight": 0.0}, "burgers_model_no_initial_condition.json"))
         tasks.append(("Adam only", 0, {"lbfgs_steps": 0}, "burgers_model_adam_only.json"))
