@@ -397,23 +397,35 @@ class Checker:
         from .tolerances import PoissonCertificate
         r = self._rule(rule, PoissonCertificate)
         c = r.evaluate(evaluate, f, exact, alpha=alpha, beta=beta)
-        for key in ("error", "residual", "bound", "g0", "g1"):
+        return self._certified(
+            c, r, what=what, finite=("error", "residual", "bound", "g0", "g1"), error_name="||v - u||/||u||",
+            bound_name="B/||u||",
+            numbers=lambda e, b: (f"||v - u||/||u|| = {e:.3g}, ||r||_L2 = {c['residual']:.3g}, boundary errors "
+                                  f"g0 = {c['g0']:.3g}, g1 = {c['g1']:.3g}, certified bound B/||u|| = {b:.3g}"),
+            convention="the returned parameters do not describe the network in the notebook's convention (tanh "
+                       "hidden layers, linear output)",
+            hint="Is the boundary term in the loss, and does training reduce the loss?")
+
+    @staticmethod
+    def _certified(c: dict, r, *, what: str, finite, error_name: str, bound_name: str, numbers, convention: str,
+                   hint: str) -> dict:
+        """The verdict on a PINN certificate `c` (absolute error, bound, their quadrature error, the exact
+        solution's norm): finite, the theorem's bound holds, relative error <= r.max_error, relative bound <=
+        r.max_certified. `numbers(rel_err, rel_bound)` words the measured values for the messages."""
+        for key in finite:
             if not np.isfinite(c[key]):
-                raise TestFailure(f"{what}: the trained network gives a non-finite {key} ({c[key]})")
+                raise TestFailure(f"{what}: the network gives a non-finite {key} ({c[key]})")
         rel_err, rel_bound = c["error"] / c["norm_u"], c["bound"] / c["norm_u"]
-        numbers = (f"||v - u||/||u|| = {rel_err:.3g}, ||r||_L2 = {c['residual']:.3g}, boundary errors g0 = "
-                   f"{c['g0']:.3g}, g1 = {c['g1']:.3g}, certified bound B/||u|| = {rel_bound:.3g}")
+        text = numbers(rel_err, rel_bound)
         if c["error"] - c["quadrature"] > c["bound"]:
-            raise TestFailure(f"{what}: the certificate is violated ({numbers}), which the theorem excludes for a "
-                              "smooth network: the returned parameters do not describe the network in the "
-                              "notebook's convention (tanh hidden layers, linear output)")
+            raise TestFailure(f"{what}: the certificate is violated ({text}), which the theorem excludes for a "
+                              f"smooth network: {convention}")
         if rel_err > r.max_error:
-            raise TestFailure(f"{what}: the trained network is not accurate enough: {numbers}; required "
-                              f"||v - u||/||u|| <= {r.max_error:g}. Is the boundary term in the loss, and does "
-                              "training reduce the loss?")
+            raise TestFailure(f"{what}: the network is not accurate enough: {text}; required {error_name} <= "
+                              f"{r.max_error:g}. {hint}")
         if rel_bound > r.max_certified:
             raise TestFailure(f"{what}: the error is small at the grader's points but the residual does not certify "
-                              f"it: {numbers}; required B/||u|| <= {r.max_certified:g} ({r.describe()})")
+                              f"it: {text}; required {bound_name} <= {r.max_certified:g} ({r.describe()})")
         c.update(relative_error=rel_err, relative_bound=rel_bound)
         return c
 
@@ -433,26 +445,15 @@ class Checker:
         from .tolerances import HeatCertificate
         r = self._rule(rule, HeatCertificate)
         c = r.evaluate(model, a, T)
-        for key in ("error", "residual", "initial", "lift", "bound"):
-            if not np.isfinite(c[key]):
-                raise TestFailure(f"{what}: the network gives a non-finite {key} ({c[key]})")
-        rel_err, rel_bound = c["error"] / c["norm_u"], c["bound"] / c["norm_u"]
-        numbers = (f"sup_t ||v - u||/||u(0)|| = {rel_err:.3g}, ||r - l_t||_L2(Q) = {c['residual']:.3g}, initial "
-                   f"error ||w0(0)|| = {c['initial']:.3g}, boundary lift sup_t ||l|| = {c['lift']:.3g}, certified "
-                   f"bound B/||u(0)|| = {rel_bound:.3g}")
-        if c["error"] > c["bound"] + c["quadrature"]:
-            raise TestFailure(f"{what}: the certificate is violated ({numbers}), which the theorem excludes for a "
-                              "smooth network: the file does not describe a network in the notebook's convention "
-                              "(inputs (x, t), tanh hidden layers, linear output)")
-        if rel_err > r.max_error:
-            raise TestFailure(f"{what}: the network is not accurate enough: {numbers}; required "
-                              f"sup_t ||v - u||/||u(0)|| <= {r.max_error:g}. Are the initial and boundary terms in "
-                              "the loss, and did training converge?")
-        if rel_bound > r.max_certified:
-            raise TestFailure(f"{what}: the error is small at the grader's points but the residual does not certify "
-                              f"it: {numbers}; required B/||u(0)|| <= {r.max_certified:g} ({r.describe()})")
-        c.update(relative_error=rel_err, relative_bound=rel_bound)
-        return c
+        return self._certified(
+            c, r, what=what, finite=("error", "residual", "initial", "lift", "bound"),
+            error_name="sup_t ||v - u||/||u(0)||", bound_name="B/||u(0)||",
+            numbers=lambda e, b: (f"sup_t ||v - u||/||u(0)|| = {e:.3g}, ||r - l_t||_L2(Q) = {c['residual']:.3g}, "
+                                  f"initial error ||w0(0)|| = {c['initial']:.3g}, boundary lift sup_t ||l|| = "
+                                  f"{c['lift']:.3g}, certified bound B/||u(0)|| = {b:.3g}"),
+            convention="the file does not describe a network in the notebook's convention (inputs (x, t), tanh "
+                       "hidden layers, linear output)",
+            hint="Are the initial and boundary terms in the loss, and did training converge?")
 
     def burgers_accuracy(self, model, *, what: str, rule: str = "burgers_accuracy") -> dict:
         """A trained (x, t) network for the Burgers benchmark vs the exact Cole-Hopf solution (rule
