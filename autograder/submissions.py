@@ -46,10 +46,6 @@ def discover(folder: Path) -> list[Submission]:
     return subs
 
 
-def notebook_bytes(path: Path, notebook_name: str | None = None) -> bytes:
-    return read_submission(path, notebook_name)[0]
-
-
 def read_submission(path: Path, notebook_name: str | None = None, declared=()) -> tuple[bytes, dict]:
     """The notebook's bytes and {name: bytes} of the declared files found in the submission. A bare notebook
     carries no files (a batch folder cannot tell whose loose files are whose); a zip carries them anywhere

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from autograder.engine import grade_bytes
-from autograder.submissions import notebook_bytes
+from autograder.submissions import read_submission
 
 from conftest import CANARY, scores, with_cell
 
@@ -147,7 +147,7 @@ def test_pickled_otter_log_in_zip_is_never_deserialized(tmp_path, tiny_ag, facto
     with zipfile.ZipFile(zpath, "w") as zf:
         zf.writestr("tiny.ipynb", nbformat.writes(reference_nb))
         zf.writestr(".OTTER_LOG", pickle.dumps(Exploit()))
-    rec = grade_bytes(notebook_bytes(zpath, "tiny.ipynb"), tiny_ag, factory)
+    rec = grade_bytes(read_submission(zpath, "tiny.ipynb")[0], tiny_ag, factory)
     assert not marker.exists()
     assert scores(rec) == {"q1": 2.0, "q2": 2.0}
 
@@ -323,16 +323,16 @@ def test_zip_bomb_and_bad_zips(tmp_path):
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("tiny.ipynb", b"0" * (200 * 2**20))
     with pytest.raises(InvalidSubmission, match="limit"):
-        notebook_bytes(bomb)
+        read_submission(bomb)
     bad = tmp_path / "bad.zip"
     bad.write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(InvalidSubmission):
-        notebook_bytes(bad)
+        read_submission(bad)
     empty = tmp_path / "empty.zip"
     with zipfile.ZipFile(empty, "w") as zf:
         zf.writestr("readme.txt", "hi")
     with pytest.raises(InvalidSubmission, match="no notebook"):
-        notebook_bytes(empty)
+        read_submission(empty)
 
 
 def test_private_tmp_and_home_are_writable_and_limited(grade, reference_nb):

@@ -8,7 +8,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder.engine import grade_bytes
-from autograder.submissions import notebook_bytes
+from autograder.submissions import read_submission
 
 from conftest import scores
 
@@ -53,7 +53,7 @@ def test_reference_passes_self_checks_and_exports_a_gradable_zip(workdir, tiny_p
     assert len(zips) == 1
     with zipfile.ZipFile(zips[0]) as zf:
         assert zf.namelist() == ["tiny.ipynb"]
-    rec = grade_bytes(notebook_bytes(zips[0], "tiny.ipynb"), tiny_ag, factory)
+    rec = grade_bytes(read_submission(zips[0], "tiny.ipynb")[0], tiny_ag, factory)
     assert scores(rec) == {"q1": 2.0, "q2": 2.0}
 
 
