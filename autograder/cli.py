@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from .config import ConfigError, load_config
+from .testrun import ReferenceLoadError
 
 console = Console(stderr=False, soft_wrap=True)
 
@@ -38,9 +39,12 @@ def _ensure_built(ps) -> None:
 
 def cmd_grade(args) -> int:
     from . import sandbox
-    from .batch import BatchGrader
-    cfg = load_config(args.config)
-    ps = cfg.problem_set(args.problem_set)
+    from .batch import BatchGrader, BuildFolder
+    if Path(args.problem_set).is_dir():
+        from .batch import BuildFolder
+        ps = BuildFolder(Path(args.problem_set))
+    else:
+        ps = load_config(args.config).problem_set(args.problem_set)
     if args.backend == "docker":
         from . import docker_backend
         try:
@@ -59,7 +63,8 @@ def cmd_grade(args) -> int:
             return 2
         console.print("backend: local (bubblewrap sandbox: no network, private filesystem view, unprivileged uid, "
                       "resource limits; the default, needs no Docker engine)")
-    _ensure_built(ps)
+    if not isinstance(ps, BuildFolder):
+        _ensure_built(ps)
     grader = BatchGrader(ps, Path(args.out), jobs=args.jobs, console=console, backend=args.backend,
                          image=args.image)
     summary = grader.run(Path(args.submissions))
@@ -88,7 +93,7 @@ def main(argv=None) -> int:
     p.add_argument("problem_set")
     p.set_defaults(func=cmd_assign)
     p = sub.add_parser("grade", help="grade every .ipynb / .zip in a folder")
-    p.add_argument("problem_set")
+    p.add_argument("problem_set", help="a problem set of grader_config.yaml, or an autograder build folder")
     p.add_argument("submissions")
     p.add_argument("--out", default="results")
     p.add_argument("--jobs", type=int, default=None, help="parallel workers (default: min(2, cores))")
@@ -103,7 +108,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, FileNotFoundError, ReferenceLoadError) as exc:
         console.print(f"error: {exc}", markup=False)
         return 2
 
