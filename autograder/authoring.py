@@ -12,7 +12,8 @@ points rules, ASSIGNMENT CONFIG). This module turns the parsed master into what 
 Manifest (tests.json), the contract the grader reads:
   {"assignment", "questions": [{"name", "points", "manual", "all_or_nothing", "tests": [{"name", "kind",
    "source", "function", "params", "points", "hidden", "success_message", "failure_message", "description"}]}],
-   "checks", "submission_files", "seed": {"value", "variable"}, "support_modules", "untested_questions",
+   "checks", "submission_files", "student_files" (exported with the notebook, as Otter does), "seed": {"value",
+   "variable"}, "support_modules", "untested_questions",
    "requirements", "otter_config"}
 """
 from __future__ import annotations
@@ -164,7 +165,8 @@ def manifest(a: Assignment, check_specs: dict | None = None, include_hidden: boo
                    "tests": tests})
     req = a.config["requirements"]
     return {"assignment": a.name, "questions": qs, "checks": dict(check_specs or {}),
-            "submission_files": a.submission_files, "seed": seed_info(a.master),
+            "submission_files": a.submission_files, "student_files": list(a.config["student_files"]),
+            "seed": seed_info(a.master),
             "support_modules": support_modules(a.master), "untested_questions": list(a.untested),
             "requirements": req if isinstance(req, list) else ([] if req is None else [str(req)]),
             "otter_config": {**(a.config["generate"] or {}), **({"assignment_name": a.config["name"]}

@@ -141,8 +141,14 @@ def resolve_config(raw: dict, master: Path, where: str) -> tuple[dict, list[str]
     for k in ("files", "autograder_files", "student_files", "ignore_modules"):
         if not isinstance(cfg[k], list) or not all(isinstance(x, str) for x in cfg[k]):
             raise AuthoringError(f"{where}: `{k}` must be a list of paths, got {cfg[k]!r}")
-    if cfg["export_cell"] and not isinstance(cfg["export_cell"]["files"], list):
-        raise AuthoringError(f"{where}: `export_cell.files` must be a list of file names")
+    if cfg["export_cell"]:
+        if not isinstance(cfg["export_cell"]["files"], list):
+            raise AuthoringError(f"{where}: `export_cell.files` must be a list of file names")
+        from .submitted_files import valid_name
+        bad = [f for f in cfg["export_cell"]["files"] if not valid_name(f)]
+        if bad:  # the grader reads submitted files as plain JSON data only (never code, never pickles)
+            raise AuthoringError(f"{where}: `export_cell.files` must be plain .json file names (no folders) for "
+                                 f"mfdl's grader, got {bad[0]!r}; save the result as JSON")
     if cfg["requirements"] is not None and not isinstance(cfg["requirements"], (str, list)):
         raise AuthoringError(f"{where}: `requirements` must be a path or a list of packages")
     notices = [f"{k}: {msg}" for k, msg in NOTED_KEYS.items() if raw.get(k) and k != "run_tests"]
@@ -994,3 +1000,15 @@ def reference_cells(m: OtterMaster) -> list:
         ref.outputs, ref.execution_count = [], None
         out.append(ref)
     return out
+
+
+CLIENT_CELL_RE = re.compile(r'# Initialize Otter\nimport otter\ngrader = otter\.Notebook\(.*\)|%pip install -q otter-grader|'
+                            r'grader\.check\("[^"]*"\)|grader\.check_all\(\)|'
+                            r'(# Save your notebook first, then run this cell to export your submission\.\n)?'
+                            r'grader\.export\(.*\)')
+
+
+def is_otter_client_cell(source: str) -> bool:
+    """A cell `otter assign` adds for the student's self-checks (init, check, check_all, export): in Otter's
+    grading mode these do nothing, so a grader may skip them."""
+    return bool(CLIENT_CELL_RE.fullmatch(source.strip()))

@@ -1,6 +1,7 @@
 """`mfdl assign`: Otter Assign v1 masters read as otter-grader 7 reads them; student notebook equal to Otter's;
 the build's manifest with Otter's points; every ASSIGNMENT CONFIG key implemented or refused by name."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -281,6 +282,8 @@ def test_config_file_check_all_export_and_init_cells(tmp_path):
     assert ("# Save your notebook first, then run this cell to export your submission.\n"
             "grader.export(pdf=False, run_tests=True, files=['model.json'])") in src
     assert manifest(parse_master(tmp_path / "m.ipynb"))["submission_files"] == ["model.json"]
+    with pytest.raises(AuthoringError, match="`export_cell.files` must be plain .json file names"):
+        parse_master(_one_q(tmp_path, "name: m\nexport_cell:\n  files: [../x.json]"))
     nb = student_notebook(parse_master(_one_q(tmp_path, "name: m\nexport_cell: false")).master)
     assert not any("grader.export" in s for s in sources(nb))
 
@@ -314,6 +317,7 @@ def test_support_files_reach_student_and_build(tmp_path):
     assert files == {"helpers.py", "pkg/__init__.py", "data.csv", "grading_only.py"}
     m = json.loads((build / "tests.json").read_text())
     assert m["support_modules"] == ["grading_only", "helpers", "pkg"] and m["requirements"] == ["numpy"]
+    assert m["student_files"] == ["notes.txt"]
     assert (build / "requirements.txt").read_text() == "numpy"
     assert json.loads((build / "settings.json").read_text())["support_files"] == sorted(files)
     nb = nbformat.read(str(out["student"]), as_version=4)
@@ -381,7 +385,7 @@ def test_committed_reference_modules_are_current():
 
 def _mfdl(*args, cwd):
     return subprocess.run([sys.executable, "-m", "autograder.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**__import__("os").environ, "PYTHONPATH": str(HERE.parent)})
+                          env={**os.environ, "PYTHONPATH": str(HERE.parent)})
 
 
 def test_cli_assign_master_path_and_one_line_errors(tmp_path):
@@ -436,3 +440,12 @@ def test_student_notebook_equals_otters(tmp_path, master):
         if (tmp_path / "otter" / d).exists() and d.startswith("student"):
             for f in (tmp_path / "otter" / d).iterdir():
                 assert (tmp_path / "ours" / d / f.name).read_text() == f.read_text()
+
+
+def test_client_cells_are_recognised(tmp_path):
+    from autograder.otter_format import is_otter_client_cell
+    path = _one_q(tmp_path, "name: m\ncheck_all_cell: true\nexport_cell:\n  files: [a.json]")
+    nb = student_notebook(parse_master(path).master)
+    client = [c.source for c in nb.cells if c.cell_type == "code" and is_otter_client_cell(c.source)]
+    assert len(client) == 4 and not is_otter_client_cell("x = ...") and not is_otter_client_cell(
+        'grader.check("q1")\nimport os')
