@@ -367,11 +367,13 @@ def test_reference_keeps_solutions_drops_prompts_ignored_cells_and_tests(tmp_pat
     ignored.metadata["tags"] = ["otter_ignore"]
     path = write_master(tmp_path, [config("name: m\nautograder_files: [mfdl_reference.py]"), ignored] + question(
         "name: q1", code('def f():\n    return 1 # SOLUTION NO PROMPT\n    """ # BEGIN PROMPT\n    return ...\n'
-                         '    """ # END PROMPT'), [code("f()", "1")]))
+                         '    """ # END PROMPT'), [code("f() + 0", "1")]))
     a = parse_master(path)
     assert reference_source(a) == "def f():\n    return 1 # SOLUTION NO PROMPT\n"
     out = assign_path(path, tmp_path / "out")
-    assert (tmp_path / REFERENCE_MODULE).read_text() == reference_module_text(a)
+    text = (tmp_path / REFERENCE_MODULE).read_text()
+    assert text == reference_module_text(a)
+    assert "return 1" in text and "return ..." not in text and "train_for_hours" not in text and "f() + 0" not in text
     assert (out["autograder"] / "files" / REFERENCE_MODULE).exists()
     assert json.loads((out["autograder"] / "tests.json").read_text())["support_modules"] == ["mfdl_reference"]
 
