@@ -253,13 +253,15 @@ def write_build(a: Assignment, build_dir: Path, check_specs: dict | None = None,
     if a.config["environment"]:
         shutil.copy(a.master.path.parent / a.config["environment"], build_dir / "environment.yml")
     root = a.master.path.parent.resolve()
+    # files/: what Otter puts beside the notebook (`files`), also given to the student's sandbox;
+    # support/: `autograder_files` (e.g. the reference), for the trusted grader only, never in the sandbox.
     shipped = []
-    files_dir = build_dir / "files"
-    if files_dir.exists():
-        shutil.rmtree(files_dir)
+    for sub in ("files", "support"):
+        shutil.rmtree(build_dir / sub, ignore_errors=True)
     for key, p in _support_entries(a.master):
         if key in ("files", "autograder_files"):
-            shipped += _copy_entry(p, root, files_dir)
+            sub = "files" if key == "files" else "support"
+            shipped += [f"{sub}/{rel}" for rel in _copy_entry(p, root, build_dir / sub)]
     base = {"name": a.name, "notebook": a.master.path.name, "preload": [], "files": [],
             "support_files": sorted(set(shipped))}
     if settings is None:
@@ -288,7 +290,7 @@ def write_outputs(a: Assignment, ps) -> dict:
     for f in ps.files:
         (ps.assignment_dir / f).write_bytes((ps.solutions_dir / f).read_bytes())
     write_build(a, ps.autograder_dir, ps.check_specs,
-                {"name": ps.key, "notebook": ps.notebook, "preload": list(ps.preload), "files": list(ps.files),
+                {"name": ps.key, "title": ps.title, "notebook": ps.notebook, "preload": list(ps.preload), "files": list(ps.files),
                  "limits": dataclasses.asdict(ps.limits)})
     from .gradescope import write_zip
     gradescope_zip = write_zip(ps)

@@ -61,7 +61,6 @@ def cmd_grade(args) -> int:
     from . import sandbox
     from .batch import BatchGrader, BuildFolder
     if Path(args.problem_set).is_dir():
-        from .batch import BuildFolder
         ps = BuildFolder(Path(args.problem_set))
     else:
         ps = load_config(args.config).problem_set(args.problem_set)

@@ -90,22 +90,23 @@ class Autograder:
     @classmethod
     def load(cls, ps) -> "Autograder":
         d = ps.autograder_dir
-        if not (d / "tests.json").exists():
+        if not (d / "tests.json").exists() or not (d / "settings.json").exists():
             raise FileNotFoundError(f"no autograder for {ps.key} in {d}: run `mfdl assign {ps.key}` first")
-        files = {f: (ps.assignment_dir / f).read_bytes() for f in ps.files}
-        return cls._build(ps.key, (d / "tests.json").read_text(), (d / "reference.py").read_text(), ps.limits,
-                          ps.preload, files, d)
+        return cls.from_bundle(d)
 
     @classmethod
     def from_bundle(cls, d: Path) -> "Autograder":
-        """A self-contained autograder folder (as packed into the Gradescope zip): tests.json, reference.py,
-        settings.json (name, limits, preload, files) and the files themselves under files/."""
+        """A self-contained autograder build (`mfdl assign`'s build folder, also packed into the Gradescope zip):
+        tests.json, reference.py, settings.json (name, limits, preload), files/ (Otter's `files`, placed beside
+        the notebook in the sandbox) and support/ (`autograder_files`, trusted side only)."""
         import dataclasses
         settings = json.loads((d / "settings.json").read_text())
         limits = dataclasses.replace(Limits(), **settings["limits"])
-        files = {f: (d / "files" / f).read_bytes() for f in settings["files"]}
+        files_dir = d / "files"
+        files = {p.relative_to(files_dir).as_posix(): p.read_bytes()
+                 for p in sorted(files_dir.rglob("*")) if p.is_file()} if files_dir.is_dir() else {}
         return cls._build(settings["name"], (d / "tests.json").read_text(), (d / "reference.py").read_text(),
-                          limits, settings["preload"], files, d)
+                          limits, settings.get("preload", []), files, d)
 
 
 def support_modules(manifest: dict, reference, build_dir: Path | None) -> dict:

@@ -313,8 +313,12 @@ def test_support_files_reach_student_and_build(tmp_path):
     out = assign_path(path, tmp_path / "out")
     stu, build = out["student"].parent, out["autograder"]
     assert {p.name for p in stu.iterdir()} == {"m.ipynb", "helpers.py", "pkg", "data.csv", "notes.txt"}
-    files = {p.relative_to(build / "files").as_posix() for p in (build / "files").rglob("*") if p.is_file()}
-    assert files == {"helpers.py", "pkg/__init__.py", "data.csv", "grading_only.py"}
+    def listing(sub):
+        return {p.relative_to(build / sub).as_posix() for p in (build / sub).rglob("*") if p.is_file()}
+    # `files` go beside the notebook (the sandbox gets them); `autograder_files` only to the trusted side.
+    assert listing("files") == {"helpers.py", "pkg/__init__.py", "data.csv"}
+    assert listing("support") == {"grading_only.py"}
+    files = {f"files/{f}" for f in listing("files")} | {f"support/{f}" for f in listing("support")}
     m = json.loads((build / "tests.json").read_text())
     assert m["support_modules"] == ["grading_only", "helpers", "pkg"] and m["requirements"] == ["numpy"]
     assert m["student_files"] == ["notes.txt"]
@@ -374,7 +378,8 @@ def test_reference_keeps_solutions_drops_prompts_ignored_cells_and_tests(tmp_pat
     text = (tmp_path / REFERENCE_MODULE).read_text()
     assert text == reference_module_text(a)
     assert "return 1" in text and "return ..." not in text and "train_for_hours" not in text and "f() + 0" not in text
-    assert (out["autograder"] / "files" / REFERENCE_MODULE).exists()
+    assert (out["autograder"] / "support" / REFERENCE_MODULE).exists()  # trusted side only
+    assert not (out["autograder"] / "files" / REFERENCE_MODULE).exists()
     assert json.loads((out["autograder"] / "tests.json").read_text())["support_modules"] == ["mfdl_reference"]
 
 
