@@ -5,7 +5,7 @@
 For every configuration below it runs the REFERENCE `q_learning_sync` of the master notebook on FrozenLake 4x4
 (slippery, gamma = 0.9) with seeds 1000000 .. 1000000 + runs - 1 (the tests use seeds 1..5, so calibration and test
 draws are independent) and records X = ||Q_T - Q*||_inf, Q* computed exactly (rational policy iteration,
-autograder/rl_fixtures.py). The envelope of a configuration is [min X, max X] over the runs.
+solutions/ps3_qlearning/rl_fixtures.py). The envelope of a configuration is [min X, max X] over the runs.
 
 Why min and max (rule `calibrated_envelope`, autograder/tolerances.py): if a student's R = 5 runs and the N
 calibration runs are i.i.d., every ordering of the N + R values is equally likely, so P(at least 3 of the 5 student
@@ -27,8 +27,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
+sys.path.insert(0, str(HERE))  # rl_fixtures.py lives beside this script (shipped with the notebook)
 
-from autograder import rl_fixtures as fx  # noqa: E402
+import rl_fixtures as fx  # noqa: E402
 from autograder.authoring import parse_master, reference_source  # noqa: E402
 
 GAMMA = 0.9
