@@ -60,7 +60,7 @@ version = "0.1.0"
 requires-python = ">=3.11"
 
 [tool.setuptools]
-packages = ["autograder"]
+packages = ["autograder", "autograder.mfdl_checks"]
 """
 
 
@@ -87,8 +87,10 @@ def write_zip(ps) -> Path:
         for f in ps.files:
             add(f"problem/files/{f}", (ps.assignment_dir / f).read_bytes())
         add("mfdl/pyproject.toml", PACKAGE_PYPROJECT)
-        for src in sorted(Path(__file__).parent.glob("*.py")):  # this package, as installed
-            add(f"mfdl/autograder/{src.name}", src.read_text())
+        package = Path(__file__).parent
+        for src in sorted(package.rglob("*.py")):  # this package and its subpackages, as installed
+            if "__pycache__" not in src.parts:
+                add(f"mfdl/autograder/{src.relative_to(package).as_posix()}", src.read_text())
     return zpath
 
 
