@@ -138,7 +138,7 @@ def test_configure_sets_what_the_names_resolve_to():
     assert mfdl_checks.check is not mine  # back to the default configuration
 
 
-def test_a_misspelled_rule_in_checks_yaml_is_named(tmp_path):
+def test_a_misspelled_rule_in_checks_yaml_is_named():
     from autograder.mfdl_checks import ConfigError
     from autograder.mfdl_checks.rules import make_rules
     with pytest.raises(ConfigError, match="did you mean 'input_roundings'"):
