@@ -24,8 +24,8 @@ _BLOCK = re.compile(r"^\s*#\s*(BEGIN|END)\s+(QUESTION|TESTS|SOLUTION|PROMPT)\b",
 _IGNORE_CELL = re.compile(r"(##\s*ignore\s*##\s*|#\s*ignore\s*)", re.IGNORECASE)
 
 
-def _solution_lines(source: str) -> list[str]:
-    """A code cell with its solutions kept: marker lines dropped, prompt blocks and `# IGNORE` lines removed
+def solution_lines(source: str) -> list[str]:
+    """The lines of a code cell with its solutions kept: marker lines dropped, prompt blocks and `# IGNORE` lines removed
     (Otter's suffix rules: a line *ending* in the marker)."""
     out, prompt, ignore = [], False, False
     for line in source.split("\n"):
@@ -67,7 +67,7 @@ def reference_source(master: Path | str) -> str:
             continue
         if in_tests or IGNORE_TAG in cell.metadata.get("tags", []) or _IGNORE_CELL.match(first):
             continue
-        lines = [ln for ln in _solution_lines(src) if not ln.lstrip().startswith(("%", "!"))]
+        lines = [ln for ln in solution_lines(src) if not ln.lstrip().startswith(("%", "!"))]
         text = "\n".join(lines).strip("\n")
         if text:
             parts.append(text)

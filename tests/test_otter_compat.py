@@ -332,55 +332,111 @@ import json, sys
 import nbformat
 from nbclient import NotebookClient
 nb = nbformat.read(sys.argv[1], as_version=4)
-NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
+NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
 out = []
 for c in nb.cells:
     if c.cell_type == "code":
         out.append("".join(o.get("text", "") + "".join(o.get("data", {}).get("text/plain", "")) for o in c.outputs))
 print(json.dumps(out))
 '''
+PROBE = "import importlib.util, sys\nprint('AUTOGRADER', importlib.util.find_spec('autograder') is not None, sys.prefix)"
+
+
+class StudentVenv:
+    """A fresh venv holding only what a student installs, and its own Jupyter kernel."""
+
+    def __init__(self, root: Path, packages: list[str]):
+        self.root, self.venv = root, root / "venv"
+        subprocess.run([sys.executable, "-m", "venv", str(self.venv)], check=True, timeout=300)
+        self.python = self.venv / "bin" / "python"
+        # packages come from pip's configured index (and its local wheel folder for torch)
+        pip = subprocess.run([str(self.python), "-m", "pip", "install", "-q", *packages],
+                             capture_output=True, text=True, timeout=1800)
+        assert pip.returncode == 0, pip.stderr[-3000:]
+        # this venv's kernel, nothing else (a kernelspec on JUPYTER_PATH wins over system-wide ones)
+        spec = root / "jupyter" / "kernels" / "python3"
+        spec.mkdir(parents=True)
+        (spec / "kernel.json").write_text(json.dumps(
+            {"argv": [str(self.python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+             "display_name": "student venv", "language": "python"}))
+        self.env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        self.env["JUPYTER_PATH"] = str(root / "jupyter")
+        (root / "runner.py").write_text(RUNNER)
+
+    def execute(self, cells: list, work: Path) -> list[str]:
+        """Run `cells` (then a probe cell) as a notebook in `work`; the text output of each code cell."""
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [c for c in cells if c.cell_type == "code"] + [nbformat.v4.new_code_cell(PROBE)]
+        nbformat.write(nb, str(work / "run.ipynb"))
+        res = subprocess.run([str(self.python), str(self.root / "runner.py"), str(work / "run.ipynb"), str(work)],
+                             capture_output=True, text=True, env=self.env, timeout=900)
+        assert res.returncode == 0, res.stderr[-3000:]
+        out = json.loads(res.stdout.strip().splitlines()[-1])
+        assert out[-1].startswith("AUTOGRADER False") and str(self.venv) in out[-1], out[-1]
+        return out[:-1]
+
+
+def released_copy(name: str, work: Path) -> list:
+    """A copy of the released folder in `work`; returns the notebook's cells."""
+    shutil.copytree(REPO / "assignments" / name, work, ignore=shutil.ignore_patterns("__pycache__"))
+    return nbformat.read(str(work / f"{name}.ipynb"), as_version=4).cells
+
+
+def check_cell(cells: list, question: str) -> int:
+    return next(i for i, c in enumerate(cells) if c.source.strip() == f'grader.check("{question}")')
 
 
 @needs_otter
 @pytest.mark.otter
 def test_fresh_venv_with_only_otter_and_numpy_self_checks_ps1(tmp_path):
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    py = venv / "bin" / "python"
-    pip = subprocess.run([str(py), "-m", "pip", "install", "-q", "otter-grader[grading]==7.0.0", "numpy"],
-                         capture_output=True, text=True, timeout=1200)
-    assert pip.returncode == 0, pip.stderr[-3000:]
-    # the kernel of this venv, nothing else (a kernelspec on JUPYTER_PATH wins over system-wide ones)
-    spec = tmp_path / "jupyter" / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps(
-        {"argv": [str(py), "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "venv",
-         "language": "python"}))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["JUPYTER_PATH"] = str(tmp_path / "jupyter")
-    (tmp_path / "runner.py").write_text(RUNNER)
-
-    released = REPO / "assignments" / "ps1_backprop"
+    venv = StudentVenv(tmp_path, ["otter-grader[grading]==7.0.0", "numpy"])
     outputs = {}
     for label, answer in (("correct", CORRECT_Q1), ("wrong", WRONG_Q1)):
-        work = tmp_path / label
-        shutil.copytree(released, work, ignore=shutil.ignore_patterns("__pycache__"))
-        nb = nbformat.read(str(work / "ps1_backprop.ipynb"), as_version=4)
-        first_answer = next(i for i, c in enumerate(nb.cells) if "otter_answer_cell" in c.metadata.get("tags", []))
-        check_cell = next(i for i, c in enumerate(nb.cells) if c.source.strip() == 'grader.check("q1")')
-        nb.cells[first_answer].source = answer
-        probe = nbformat.v4.new_code_cell(
-            "import importlib.util, sys\nprint('AUTOGRADER', importlib.util.find_spec('autograder') is not None, sys.prefix)")
-        code = [c for c in nb.cells[:check_cell + 1] if c.cell_type == "code"] + [probe]
-        nb.cells = code
-        nbformat.write(nb, str(work / "run.ipynb"))
-        res = subprocess.run([str(py), str(tmp_path / "runner.py"), str(work / "run.ipynb"), str(work)],
-                             capture_output=True, text=True, env=env, timeout=600)
-        assert res.returncode == 0, res.stderr[-3000:]
-        outputs[label] = json.loads(res.stdout.strip().splitlines()[-1])
-    for out in outputs.values():
-        assert out[-1].startswith("AUTOGRADER False") and str(venv) in out[-1]
-    assert "q1 results: All test cases passed!" in outputs["correct"][-2]
-    wrong = outputs["wrong"][-2]
+        cells = released_copy("ps1_backprop", tmp_path / label)
+        first_answer = next(i for i, c in enumerate(cells) if "otter_answer_cell" in c.metadata.get("tags", []))
+        cells[first_answer].source = answer
+        outputs[label] = venv.execute(cells[:check_cell(cells, "q1") + 1], tmp_path / label)
+    assert "q1 results: All test cases passed!" in outputs["correct"][-1]
+    wrong = outputs["wrong"][-1]
     assert "affine_forward(x, w, b) is wrong in" in wrong and "so this is a bug, not round-off" in wrong
     assert "Rounding alone could explain at most" in wrong
+
+
+def master_answers(name: str) -> list[str]:
+    """The master's answer cells (code cells of raw solution blocks), solutions kept, in notebook order."""
+    from autograder.reference_source import solution_lines
+    out, in_block = [], False
+    for c in nbformat.read(str(master(name)), as_version=4).cells:
+        if c.cell_type == "raw":
+            in_block = {"# BEGIN SOLUTION": True, "# END SOLUTION": False}.get(c.source.strip(), in_block)
+        elif c.cell_type == "code" and in_block:
+            out.append("\n".join(solution_lines(c.source)))
+    return out
+
+
+@needs_otter
+@pytest.mark.otter
+def test_fresh_venv_self_checks_a_submitted_network_ps4(tmp_path):
+    """PS4 with otter-grader, numpy and torch only: grader.check("q6") grades heat_model.json next to the
+    notebook: the reference's passes, a network trained without the initial condition fails with the
+    certificate's numbers, a missing file says how to make it."""
+    venv = StudentVenv(tmp_path, ["otter-grader[grading]==7.0.0", "numpy", "torch==2.13.0"])
+    work = tmp_path / "ps4"
+    cells = released_copy("ps4_pinns", work)
+    answers = [i for i, c in enumerate(cells)
+               if c.cell_type == "code" and "otter_answer_cell" in c.metadata.get("tags", [])]
+    solutions = master_answers("ps4_pinns")
+    assert len(answers) == len(solutions)
+    for i, src in zip(answers, solutions):
+        cells[i].source = src
+    models = master("ps4_pinns").parent / "models"
+    shutil.copy(models / "heat_model.json", work / "heat_model.json")
+    shutil.copy(models / "heat_model_no_initial_condition.json", work / "wrong.json")
+    upto = [c for c in cells[:check_cell(cells, "q6") + 1] if "otter_ignore" not in c.metadata.get("tags", [])]
+    new = nbformat.v4.new_code_cell
+    out = venv.execute(upto + [new("import os\nos.replace('wrong.json', 'heat_model.json')"), new('grader.check("q6")'),
+                               new("os.remove('heat_model.json')"), new('grader.check("q6")')], work)
+    good, wrong, missing = out[-5], out[-3], out[-1]
+    assert "q6 results: All test cases passed!" in good
+    assert "TestFailure: heat_model.json: " in wrong and "certified bound" in wrong and "required" in wrong
+    assert "heat_model.json is not in your submission: run the cell that trains and saves it" in missing
