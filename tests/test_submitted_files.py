@@ -30,9 +30,8 @@ problem_sets:
     folder: withfiles
     notebook: withfiles.ipynb
     preload: [numpy]
-    checks:
-      analytic: {rule: higham_rounding, input_roundings: 1}
 """
+CHECKS = "analytic: {rule: higham_rounding, input_roundings: 1}\n"
 
 TRAIN = ("# Train (slow), then save the result: the grader grades answer.json and never runs this cell\n"
          "import json\nwith open('answer.json', 'w') as fh:\n    json.dump({'value': solve()}, fh)")
@@ -70,6 +69,7 @@ def ps(tmp_path_factory):
     root = tmp_path_factory.mktemp("withfiles")
     (root / "grader_config.yaml").write_text(CONFIG)
     (root / "solutions" / "withfiles").mkdir(parents=True)
+    (root / "solutions" / "withfiles" / "checks.yaml").write_text(CHECKS)
     nbformat.write(_master(), str(root / "solutions" / "withfiles" / "withfiles.ipynb"))
     ps = load_config(root / "grader_config.yaml").problem_set("files")
     write_outputs(parse_master(ps.master_path), ps)
