@@ -85,7 +85,7 @@ def test_tiny_set_build_has_all_tests_and_the_reference(tiny_ps):
     assert {q["name"]: (q["points"], q["manual"]) for q in m["questions"]} == {
         "q1": (2.0, False), "q2": (2.0, False), "q3": (3.0, True)}
     t = m["questions"][0]["tests"][1]
-    assert t["params"] == ["double", "ref", "check", "np"]  # old-style names kept as ordinary parameters
+    assert t["params"] == ["double"]  # only notebook names; helpers are imported in the test body
     assert m["checks"] and m["seed"] == {"value": None, "variable": None}
 
 

@@ -19,7 +19,7 @@ import pytest
 from autograder.engine import grade_bytes
 from autograder.submissions import read_submission
 
-from conftest import CANARY, scores, with_cell
+from conftest import REPO, CANARY, scores, with_cell
 
 WRONG_DOUBLE = "def double(x):\n    return 3 * np.asarray(x)\n"
 
@@ -70,11 +70,11 @@ def test_hidden_tests_and_references_are_invisible(grade, reference_nb, tiny_roo
     paths = [str(tiny_root / "build" / "tiny" / "autograder" / "tests.json"),
              str(tiny_root / "build" / "tiny" / "autograder" / "reference.py"),
              str(tiny_root / "solutions" / "tiny" / "tiny.ipynb"),
-             str(tiny_root / "grader_config.yaml"), "/work/main/solutions", "/root", "/proc/1/environ"]
+             str(tiny_root / "grader_config.yaml"), str(REPO / "solutions"), "/root", "/proc/1/environ"]
     attack = (
-        "import os\n"
+        "import os, time\n"
         "def _hunt():\n"
-        "    found = []\n"
+        "    found, t0 = [], time.monotonic()\n"
         f"    for p in {paths!r}:\n"
         "        try:\n"
         "            if os.path.isdir(p): found.append(p + ':' + ','.join(os.listdir(p)))\n"
@@ -85,7 +85,7 @@ def test_hidden_tests_and_references_are_invisible(grade, reference_nb, tiny_roo
         "        dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'usr', 'dev')]\n"
         "        for f in files:\n"
         "            n += 1\n"
-        "            if n > 20000: return found\n"
+        "            if n > 20000 or time.monotonic() - t0 > 1.5: return found  # within the test's budget\n"
         "            try:\n"
         "                text = open(os.path.join(root, f), errors='replace').read(2_000_000)\n"
         f"                if {CANARY!r}[:6] + {CANARY!r}[6:] in text or 'ref.double' in text: found.append(text)\n"
