@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .mfdl_checks.rules import ConfigError, check_keys as _check_keys, make_rule, make_rules  # noqa: F401
+from .mfdl_checks.rules import ConfigError, check_keys as _check_keys, make_rules
 from .mfdl_checks.rules import unknown_key as _unknown
 from .sandbox import Limits
 

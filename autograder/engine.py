@@ -13,10 +13,10 @@ from pathlib import Path
 import nbformat
 
 from .authoring import IGNORE_TAG
-from .checks import checker_from_specs
+from .mfdl_checks.checker import checker_from_specs
 from .kernel import KernelDied, SandboxedKernel, StudentCallError, call_function_printing, describe_names
 from .sandbox import Limits
-from .submitted_files import SubmittedFiles
+from .mfdl_checks.submitted_files import SubmittedFiles
 from .testrun import imported_modules, load_reference, run_test
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024

@@ -144,7 +144,7 @@ def resolve_config(raw: dict, master: Path, where: str) -> tuple[dict, list[str]
     if cfg["export_cell"]:
         if not isinstance(cfg["export_cell"]["files"], list):
             raise AuthoringError(f"{where}: `export_cell.files` must be a list of file names")
-        from .submitted_files import valid_name
+        from .mfdl_checks.submitted_files import valid_name
         bad = [f for f in cfg["export_cell"]["files"] if not valid_name(f)]
         if bad:  # the grader reads submitted files as plain JSON data only (never code, never pickles)
             raise AuthoringError(f"{where}: `export_cell.files` must be plain .json file names (no folders) for "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .engine import MAX_NOTEBOOK_BYTES, InvalidSubmission
-from .submitted_files import MAX_FILE_BYTES
+from .mfdl_checks.submitted_files import MAX_FILE_BYTES
 
 
 @dataclass

@@ -79,6 +79,7 @@ def main(key: str) -> None:
     write_outputs(parse_master(ps.master_path), ps)
     ref = nbformat.read(str(ps.autograder_dir / "reference.ipynb"), as_version=4)
     stub = nbformat.read(str(ps.assignment_dir / ps.notebook), as_version=4)
+    ref.metadata["otter"] = stub.metadata["otter"]  # a student's copy carries the public tests only
     catalogue = yaml.safe_load((ps.solutions_dir / "mutants.yaml").read_text())
     mutants = {m["name"]: m for m in catalogue["mutants"]}
     variants = {v["name"]: v for v in catalogue["variants"]}
@@ -115,8 +116,10 @@ def main(key: str) -> None:
     }
     for name, nb in examples.items():
         nbformat.write(nb, str(out / f"{name}.ipynb"))
-    with zipfile.ZipFile(out / "fay_exported.zip", "w") as zf:  # as written by grader.export()
-        zf.writestr(ps.notebook, nbformat.writes(ref))
+    with zipfile.ZipFile(out / "fay_exported.zip", "w") as zf:  # as written by Otter's grader.export()
+        zf.writestr(zipfile.ZipInfo(ps.notebook, date_time=(2026, 1, 1, 0, 0, 0)), nbformat.writes(ref))
+        # Otter's export adds a pickled log; the grader never reads it (unpickling runs code).
+        zf.writestr(zipfile.ZipInfo(".OTTER_LOG", date_time=(2026, 1, 1, 0, 0, 0)), b"\x80\x04N.")
     text = nbformat.writes(ref)
     (out / "hal_corrupt.ipynb").write_text(text[: len(text) // 2])  # truncated upload
     print(f"wrote {len(examples) + 2} example submissions to {out}")

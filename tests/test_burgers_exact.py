@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from autograder.burgers_exact import NU, burgers_cole_hopf, burgers_cole_hopf_x, raissi_grid
+from autograder.mfdl_checks.burgers_exact import NU, burgers_cole_hopf, burgers_cole_hopf_x, raissi_grid
 
 T_BASDEVANT = 1.6037 / np.pi     # Basdevant et al. (1986): max |u_x| = 152.00516 at this time, at x = 0
 

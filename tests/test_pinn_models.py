@@ -1,4 +1,4 @@
-"""autograder.pinn_models: closed-form network derivatives (vs torch autograd and central differences) and the
+"""autograder.mfdl_checks.pinn_models: closed-form network derivatives (vs torch autograd and central differences) and the
 validation of submitted network files."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from autograder.pinn_models import MLP, ModelError, dump_mlp, load_mlp
+from autograder.mfdl_checks.pinn_models import MLP, ModelError, dump_mlp, load_mlp
 
 U64 = np.finfo(np.float64).eps / 2  # unit roundoff of float64
 

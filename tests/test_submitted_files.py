@@ -18,9 +18,9 @@ import autograder.mfdl_checks as mfdl_checks
 from autograder.authoring import AuthoringError, parse_master, write_outputs
 from autograder.batch import BatchGrader
 from autograder.config import load_config
-from autograder.engine import Autograder, KernelFactory, grade_bytes, grade_notebook
+from autograder.engine import Autograder, KernelFactory, grade_bytes
 from autograder.submissions import read_loose_files, read_submission
-from autograder.submitted_files import MAX_FILE_BYTES
+from autograder.mfdl_checks.submitted_files import MAX_FILE_BYTES
 
 from conftest import scores
 

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from autograder.checks import Checker, TestFailure
-from autograder.tolerances import CentralDifference, HighamRounding, Hoeffding, gamma, unit_roundoff
+from autograder.mfdl_checks.checker import Checker, TestFailure
+from autograder.mfdl_checks.tolerances import CentralDifference, HighamRounding, Hoeffding, gamma, unit_roundoff
 from conftest import load_set_module
 
 # A product of two converted inputs carries two input roundings (one per factor).
@@ -94,7 +94,7 @@ def test_hoeffding_rule():
 
 
 # -- iterative methods (PS2): damped_rounding, window_rate, gaussian_quadratic_form ----------------------------
-from autograder.tolerances import DampedRounding, GaussianQuadraticForm, WindowRate  # noqa: E402
+from autograder.mfdl_checks.tolerances import DampedRounding, GaussianQuadraticForm, WindowRate  # noqa: E402
 
 ITER = Checker({"iterates": DampedRounding(input_roundings=3), "rate": WindowRate(),
                 "stochastic": GaussianQuadraticForm(false_fail_probability=1e-6)})
@@ -194,7 +194,7 @@ def test_gaussian_quadratic_form_band_holds_and_detects_a_factor_two():
 # -- problem set 3: linear solves, value iteration's stopping rule, calibrated envelopes -----------------------
 from fractions import Fraction  # noqa: E402
 
-from autograder.tolerances import BellmanStopping, LinearSolveRounding, OrderStatisticEnvelope  # noqa: E402
+from autograder.mfdl_checks.tolerances import BellmanStopping, LinearSolveRounding, OrderStatisticEnvelope  # noqa: E402
 
 PS3 = Checker({"policy_evaluation": LinearSolveRounding(input_roundings=3),
                "value_iteration": BellmanStopping(input_roundings=3),
@@ -279,7 +279,7 @@ def test_envelope_false_fail_probability_matches_order_statistics():
 # -- PS4: autograd residuals, the Deep Ritz quadrature, the PINN certificates ------------------------------------
 def test_autograd_rounding_covers_float32_autograd_and_rejects_a_sign_error():
     import torch
-    from autograder.tolerances import AutogradRounding
+    from autograder.mfdl_checks.tolerances import AutogradRounding
     check = Checker({"residual": AutogradRounding()})
     x64 = np.linspace(-1.0, 1.0, 41)[:, None]
     y = np.pi * x64
@@ -297,7 +297,7 @@ def test_autograd_rounding_covers_float32_autograd_and_rejects_a_sign_error():
 
 
 def test_midpoint_rule_truncation_bound_is_sharp_for_a_quadratic():
-    from autograder.tolerances import MidpointQuadrature
+    from autograder.mfdl_checks.tolerances import MidpointQuadrature
     rule = MidpointQuadrature()
     for n in (4, 16, 100):
         x = (np.arange(n) + 0.5) / n
@@ -315,7 +315,7 @@ def _poisson_evaluator(w, w2):
 
 @pytest.mark.parametrize("case", ["sine", "bubble", "lift"])
 def test_poisson_certificate_holds_and_is_sharp(case):
-    from autograder.tolerances import PoissonCertificate
+    from autograder.mfdl_checks.tolerances import PoissonCertificate
     rule, d = PoissonCertificate(), 1e-3
     f, exact = (lambda x: np.pi ** 2 * np.sin(np.pi * x)), (lambda x: np.sin(np.pi * x))
     if case == "sine":  # w = d sin(pi x): r = d pi^2 sin(pi x); the Poincare constant is attained: B = ||w||
@@ -352,7 +352,7 @@ class _ClosedFormHeatModel:
 
 
 def test_heat_certificate_matches_closed_forms_and_holds():
-    from autograder.tolerances import HeatCertificate
+    from autograder.mfdl_checks.tolerances import HeatCertificate
     rule, a, d = HeatCertificate(max_error=1e-2, max_certified=3e-2), 0.4, 1e-3
     zero = lambda x, t: 0 * x  # noqa: E731
     # w = d e^{-t} sin(pi x): zero boundary values; r = d (a pi^2 - 1) e^{-t} sin(pi x);
@@ -376,7 +376,7 @@ def test_heat_certificate_matches_closed_forms_and_holds():
 
 
 def test_heat_certificate_check_fails_an_inaccurate_or_uncertified_network():
-    from autograder.tolerances import HeatCertificate
+    from autograder.mfdl_checks.tolerances import HeatCertificate
     check = Checker({"heat_certificate": HeatCertificate(max_error=1e-2, max_certified=3e-2)})
     a = 0.4
     wiggle = lambda d, k: _ClosedFormHeatModel(  # noqa: E731  w = d sin(k pi x) sin(pi t): zero at t = 0 and x = 0, 1
@@ -394,8 +394,8 @@ def test_heat_certificate_check_fails_an_inaccurate_or_uncertified_network():
 
 
 def test_burgers_calibrated_rule_measures_the_relative_error_against_cole_hopf():
-    from autograder.burgers_exact import burgers_cole_hopf
-    from autograder.tolerances import BurgersCalibrated
+    from autograder.mfdl_checks.burgers_exact import burgers_cole_hopf
+    from autograder.mfdl_checks.tolerances import BurgersCalibrated
     check = Checker({"burgers_accuracy": BurgersCalibrated(max_error=5e-2)})
 
     class Exact:  # stands in for pinn_models.MLP

@@ -32,7 +32,7 @@ REFERENCE = ROOT / "build" / "ps4_pinns" / "autograder" / "reference.py"
 MODELS = HERE / "models"
 sys.path.insert(0, str(ROOT))
 
-from autograder.pinn_models import dump_mlp, load_mlp  # noqa: E402
+from autograder.mfdl_checks.pinn_models import dump_mlp, load_mlp  # noqa: E402
 
 _NAMESPACE = None
 

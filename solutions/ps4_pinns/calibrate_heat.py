@@ -1,6 +1,6 @@
 """Calibrate the heat-equation PINN certificate (ps4_pinns): train the reference `train_heat` for seeds 0..K-1
 (at most 2 processes), measure each network with the grader's quadrature and closed-form derivatives
-(autograder.pinn_models), and write the model files the grader's tests use.
+(autograder.mfdl_checks.pinn_models), and write the model files the grader's tests use.
 
 Certificate (energy estimate). v = network, u = exp(-a pi^2 t) sin(pi x), w = v - u, r = v_t - a v_xx,
 g0(t) = v(0, t), g1(t) = v(1, t), lift l = g0 (1 - x) + g1 x (l_xx = 0), w0 = w - l: w0 = 0 at x = 0, 1 and
@@ -10,7 +10,7 @@ so ||w0(t)|| <= sqrt(||w0(0)||^2 + ||F||^2_{L2(Q)} / (2 a pi^2)) <= ||w0(0)|| + 
     sup_t ||w(t)|| <= B = ||w0(0)|| + ||r - l_t||_{L2(Q)} / (pi sqrt(2a)) + sup_t ||l(t)||,
 with ||l(t)||^2 = (g0^2 + g0 g1 + g1^2) / 3 and w0(x, 0) = v(x, 0) - sin(pi x) - l(x, 0).
 
-The numbers are the grader's own: autograder.tolerances.HeatCertificate (tensor-product composite Gauss-Legendre
+The numbers are the grader's own: autograder.mfdl_checks.tolerances.HeatCertificate (tensor-product composite Gauss-Legendre
 rule, checked against twice the panels) with the parameters of checks.yaml.
 
 Usage: OMP_NUM_THREADS=1 python calibrate_heat.py [K] [--procs 2] [--no-bad] [--adam N --lbfgs N]
@@ -33,7 +33,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
-from autograder.pinn_models import dump_mlp, load_mlp  # noqa: E402
+from autograder.mfdl_checks.pinn_models import dump_mlp, load_mlp  # noqa: E402
 
 REFERENCE = ROOT / "build" / "ps4_pinns" / "autograder" / "reference.py"
 MODELS = HERE / "models"
