@@ -24,6 +24,8 @@ RUN /opt/mfdl/bin/pip install --no-deps --no-build-isolation --force-reinstall /
 # uids that run student code.
 COPY grader_config.yaml /srv/mfdl/grader_config.yaml
 COPY solutions /srv/mfdl/solutions
+# each set's mfdl_checks is a symlink to ../../autograder/mfdl_checks (shipped to students by `files`)
+COPY autograder/mfdl_checks /srv/mfdl/autograder/mfdl_checks
 COPY assignments /srv/mfdl/assignments
 RUN set -eux; \
     for ps in $(/opt/mfdl/bin/python -c "from autograder.config import load_config as l; print(' '.join(l('/srv/mfdl/grader_config.yaml').problem_sets))"); do \

@@ -1,51 +1,53 @@
-"""Master notebook (Otter Assign format) -> student notebook + autograder build.
+"""`mfdl assign`: an Otter Assign (v1) master notebook -> the student folder and the autograder build.
 
-Understood markers (the subset of Otter Assign used here, same spelling):
-  raw `# ASSIGNMENT CONFIG` (YAML), raw `# BEGIN QUESTION` (YAML: name, points, manual) / `# END QUESTION`,
-  raw `# BEGIN SOLUTION` / `# END SOLUTION` around solution cells, in-cell `# BEGIN SOLUTION` /
-  `# END SOLUTION` lines and `# SOLUTION` line suffixes, raw `# BEGIN TESTS` / `# END TESTS` around test
-  cells, and the docstring-quoted `# BEGIN TEST CONFIG` ... `# END TEST CONFIG` block on top of a test cell.
+The master is read by `otter_format` exactly as otter-grader 7 reads it (blocks, solution syntax, both test forms,
+points rules, ASSIGNMENT CONFIG). This module turns the parsed master into what our grader needs:
 
-Tests use Otter's exception-based style: one function per cell whose parameters are injected by name
-(student functions, `check`, `np`, `remote`, `submitted_file`, and in hidden tests `ref`).
+  DIR/student/     the student notebook (equal, cell by cell, to the one `otter assign` writes), `files` and
+                   `student_files`, and `tests/` when the master asks for test files
+  DIR/autograder/  tests.json (the manifest below), reference.py (the solution's code cells), reference.ipynb
+                   (Otter's autograder notebook: solutions and all tests), settings.json, otter_config.json,
+                   requirements, and the support files of `files`/`autograder_files` under files/
 
-Also as in Otter: `export_cell: files: [...]` names files the student submits with the notebook (here: JSON
-only, e.g. a trained network), and code cells tagged `otter_ignore` (e.g. the cell that trains that network for
-minutes) are not run by the grader and are not part of the reference solution the tests may call.
+Manifest (tests.json), the contract the grader reads:
+  {"assignment", "questions": [{"name", "points", "manual", "all_or_nothing", "tests": [{"name", "kind",
+   "source", "function", "params", "points", "hidden", "success_message", "failure_message", "description"}]}],
+   "checks", "submission_files", "student_files" (exported with the notebook, as Otter does), "seed": {"value",
+   "variable"}, "support_modules", "untested_questions",
+   "requirements", "otter_config"}
 """
 from __future__ import annotations
 
-import ast
-import copy
+import dataclasses
 import json
-import re
-from dataclasses import asdict, dataclass, field
+import os
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-import yaml
 
-SPECIAL_PARAMS = {"check", "np", "ref", "remote", "submitted_file"}
-TEST_CONFIG_RE = re.compile(r'^\s*"""\s*#\s*BEGIN TEST CONFIG\s*\n(.*?)\n\s*"""\s*#\s*END TEST CONFIG\s*\n', re.S)
-TAG_INIT, TAG_CHECK, TAG_EXPORT = "mfdl-init", "mfdl-check", "mfdl-export"
-GRADER_CELL_TAGS = {TAG_INIT, TAG_CHECK, TAG_EXPORT}
-# Otter's tag for cells the grader does not run (e.g. the cell that trains a network for minutes and saves it as a
-# submitted file): the tests grade the saved result instead.
-IGNORE_TAG = "otter_ignore"
+from .otter_format import (IGNORE_TAG, AuthoringError, OtterMaster, autograder_notebook, read_master,
+                           reference_cells, student_notebook, write_test_files)
 
+__all__ = ["AuthoringError", "IGNORE_TAG", "Assignment", "parse_master", "manifest", "assign_path",
+           "write_outputs", "reference_source", "reference_module_text", "REFERENCE_MODULE"]
 
-class AuthoringError(ValueError):
-    pass
+REFERENCE_MODULE = "mfdl_reference.py"  # generated into the master's folder when the master ships it
 
 
 @dataclass
 class TestCase:
     name: str
+    kind: str
     source: str
+    function: str | None
+    params: list
     points: float
     hidden: bool
+    success_message: str | None
+    failure_message: str | None
     description: str
-    params: list
 
 
 @dataclass
@@ -53,18 +55,33 @@ class Question:
     name: str
     points: float
     manual: bool = False
+    all_or_nothing: bool = False
     tests: list = field(default_factory=list)
 
 
 @dataclass
 class Assignment:
     name: str
-    config: dict
-    questions: list
-    student_cells: list  # nbformat cells, solutions stripped, tests removed
-    reference_cells: list  # same cells with solutions kept
-    metadata: dict
-    submission_files: list = field(default_factory=list)  # export_cell.files: JSON files submitted with it
+    master: OtterMaster
+    questions: list                                       # graded questions (manual or with tests)
+    untested: list = field(default_factory=list)          # autograded questions without tests (Otter grades none)
+
+    @property
+    def config(self) -> dict:
+        return self.master.config
+
+    @property
+    def submission_files(self) -> list:
+        ex = self.master.config["export_cell"]
+        return list(ex["files"]) if ex else []
+
+    @property
+    def notices(self) -> list:
+        return self.master.notices
+
+    @property
+    def reference_cells(self) -> list:
+        return reference_cells(self.master)
 
     def question(self, name: str) -> Question:
         for q in self.questions:
@@ -77,254 +94,204 @@ class Assignment:
         return sum(q.points for q in self.questions if not q.manual)
 
 
-def _raw_marker(cell) -> str | None:
-    if cell.cell_type != "raw":
-        return None
-    first = cell.source.strip().splitlines()[0].strip() if cell.source.strip() else ""
-    return first.upper() if first.startswith("#") else None
-
-
-def _marker_body(cell) -> dict:
-    lines = cell.source.strip().splitlines()[1:]
-    body = yaml.safe_load("\n".join(lines)) if lines else {}
-    return body or {}
-
-
-def strip_solution(source: str) -> str:
-    """Replace in-cell solution blocks with `...` and `x = expr  # SOLUTION` with `x = ...`."""
-    out, skipping = [], False
-    for line in source.splitlines():
-        stripped = line.strip()
-        if stripped.upper().startswith("# BEGIN SOLUTION"):
-            skipping = True
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}...")
+def parse_master(path: Path | str) -> Assignment:
+    m = read_master(Path(path))
+    questions, untested = [], []
+    for oq in m.questions:
+        if not oq.manual and not oq.tests:
+            untested.append(oq.name)  # Otter writes no test file for it, so `otter run` never scores it
             continue
-        if stripped.upper().startswith("# END SOLUTION"):
-            skipping = False
-            continue
-        if skipping:
-            continue
-        m = re.match(r"^(\s*)(.*?)\s*#\s*SOLUTION\s*$", line)
-        if m:
-            indent, code = m.groups()
-            assign = re.match(r"^([\w\.\[\], ]+?)\s*=(?!=)", code)
-            out.append(f"{indent}{assign.group(1)} = ..." if assign else f"{indent}...")
-            continue
-        out.append(line)
-    return "\n".join(out)
+        tests = []
+        for t, pts in zip(oq.tests, oq._per):
+            name = t.function if t.kind == "function" else t.description
+            tests.append(TestCase(name=name, kind=t.kind, source=t.source, function=t.function,
+                                  params=list(t.params), points=pts, hidden=t.hidden,
+                                  success_message=_text(t.success_message), failure_message=_text(t.failure_message),
+                                  description=t.description))
+        questions.append(Question(name=oq.name, points=oq._value, manual=oq.manual,
+                                  all_or_nothing=oq.all_or_nothing, tests=tests))
+    return Assignment(name=m.name or m.path.stem, master=m, questions=questions, untested=untested)
 
 
-def keep_solution(source: str) -> str:
-    """The reference version: drop only the marker lines."""
-    return "\n".join(l for l in source.splitlines()
-                     if not l.strip().upper().startswith(("# BEGIN SOLUTION", "# END SOLUTION")))
+def _text(value) -> str | None:
+    return None if value is None else str(value)
 
 
-def parse_test_cell(source: str, question: str, index: int) -> tuple[dict, str, ast.FunctionDef]:
-    conf = {}
-    m = TEST_CONFIG_RE.match(source)
-    body = source
-    if m:
-        conf = yaml.safe_load(m.group(1)) or {}
-        body = source[m.end():]
-    try:
-        tree = ast.parse(body)
-    except SyntaxError as exc:
-        raise AuthoringError(f"{question}: test cell {index + 1} is not valid Python: {exc}") from None
-    funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
-    if len(funcs) != 1 or len(tree.body) != 1:
-        raise AuthoringError(f"{question}: test cell {index + 1} must contain exactly one function definition")
-    for key in conf:
-        if key not in {"hidden", "points", "failure_message", "success_message"}:
-            raise AuthoringError(f"{question}: test cell {index + 1}: unknown TEST CONFIG key '{key}'")
-    return conf, body, funcs[0]
+def seed_info(m: OtterMaster) -> dict:
+    """Otter's grading-time seeding: `seed.variable` (+ autograder_value) wins over `generate.seed`."""
+    if m.config["seed"]["variable"]:
+        return {"value": m.config["seed"]["autograder_value"], "variable": m.config["seed"]["variable"]}
+    gen = m.config["generate"] or {}
+    return {"value": gen.get("seed"), "variable": gen.get("seed_variable")}
 
 
-def parse_master(path: Path) -> Assignment:
-    try:
-        nb = nbformat.read(str(path), as_version=4)
-    except Exception as exc:
-        raise AuthoringError(f"cannot read master notebook {path}: {exc}") from None
-    config: dict = {}
-    questions: list[Question] = []
-    student_cells, reference_cells = [], []
-    current: Question | None = None
-    in_tests = in_solution = False
-    for cell in nb.cells:
-        marker = _raw_marker(cell)
-        if marker and marker.startswith("# ASSIGNMENT CONFIG"):
-            config = _marker_body(cell)
-            continue
-        if marker and marker.startswith("# BEGIN QUESTION"):
-            body = _marker_body(cell)
-            if "name" not in body:
-                raise AuthoringError("a BEGIN QUESTION block has no name")
-            current = Question(name=str(body["name"]), points=float(body.get("points", 0) or 0),
-                               manual=bool(body.get("manual", False)))
-            questions.append(current)
-            continue
-        if marker and marker.startswith("# END QUESTION"):
-            current = None
-            continue
-        if marker and marker.startswith("# BEGIN TESTS"):
-            in_tests = True
-            continue
-        if marker and marker.startswith("# END TESTS"):
-            in_tests = False
-            continue
-        if marker and marker.startswith("# BEGIN SOLUTION"):
-            in_solution = True
-            if current and current.manual:
-                placeholder = nbformat.v4.new_markdown_cell("_Type your answer here, replacing this text._")
-                placeholder.metadata["mfdl"] = {"question": current.name}
-                student_cells.append(placeholder)
-            continue
-        if marker and marker.startswith("# END SOLUTION"):
-            in_solution = False
-            continue
-        if in_tests:
-            if current is None:
-                raise AuthoringError("tests outside a question")
-            if cell.cell_type != "code":
-                continue
-            conf, body, func = parse_test_cell(cell.source, current.name, len(current.tests))
-            params = [a.arg for a in func.args.args]
-            hidden = bool(conf.get("hidden", False))
-            if not hidden and "ref" in params:
-                raise AuthoringError(f"{current.name}/{func.name}: a public test cannot use `ref` (it runs in "
-                                     "the student's notebook, where no reference exists); mark it hidden")
-            current.tests.append(TestCase(
-                name=func.name, source=body, points=float(conf["points"]) if "points" in conf else -1.0,
-                hidden=hidden, description=(ast.get_docstring(func) or func.name).strip().splitlines()[0],
-                params=params))
-            continue
-        if in_solution:
-            ref = copy.deepcopy(cell)
-            if current is not None:
-                ref.metadata.setdefault("mfdl", {})["question"] = current.name
-            reference_cells.append(ref)
-            continue
-        stu, ref = copy.deepcopy(cell), copy.deepcopy(cell)
-        if cell.cell_type == "code":
-            stu.source = strip_solution(cell.source)
-            ref.source = keep_solution(cell.source)
-            stu.outputs, ref.outputs, stu.execution_count, ref.execution_count = [], [], None, None
-        if current is not None:
-            for c in (stu, ref):
-                c.metadata.setdefault("mfdl", {})["question"] = current.name
-        student_cells.append(stu)
-        reference_cells.append(ref)
-    if not config.get("name"):
-        raise AuthoringError("the ASSIGNMENT CONFIG cell is missing or has no `name`")
-    from .submitted_files import valid_name
-    submission_files = list((config.get("export_cell") or {}).get("files") or [])
-    bad = [f for f in submission_files if not valid_name(f)]
-    if bad:
-        raise AuthoringError(f"export_cell.files must be plain .json file names (no folders), got {bad}")
-    seen = set()
-    for q in questions:
-        if q.name in seen:
-            raise AuthoringError(f"question name {q.name} is used twice")
-        seen.add(q.name)
-        _resolve_points(q)
-    return Assignment(name=config["name"], config=config, questions=questions, student_cells=student_cells,
-                      reference_cells=reference_cells, metadata=dict(nb.metadata), submission_files=submission_files)
+def _support_entries(m: OtterMaster) -> list[tuple[str, Path]]:
+    """(config key, path) of every support file/folder, checked to lie inside the master's folder."""
+    root = m.path.parent.resolve()
+    out = []
+    for key in ("files", "autograder_files", "student_files"):
+        for entry in m.config[key]:
+            p = Path(os.path.normpath(root / entry))
+            if root != p and root not in p.parents:
+                raise AuthoringError(f"ASSIGNMENT CONFIG `{key}`: {entry!r} is outside the master's folder; move it "
+                                     "next to the notebook")
+            if not p.exists() and not (p.name == REFERENCE_MODULE and key != "student_files"):
+                raise AuthoringError(f"ASSIGNMENT CONFIG `{key}`: {entry!r} does not exist next to the master")
+            if key == "student_files" and p.is_dir():
+                raise AuthoringError(f"ASSIGNMENT CONFIG `student_files`: {entry!r} is a folder; list files")
+            out.append((key, p))
+    return out
 
 
-def _resolve_points(q: Question) -> None:
-    """Tests with explicit points keep them; the rest share what is left of the question's points.
-    Unlike Otter, public tests are never silently worth 0 when only hidden tests carry points."""
-    if q.manual:
-        return
-    if not q.tests:
-        raise AuthoringError(f"{q.name} is autograded but has no tests")
-    fixed = sum(t.points for t in q.tests if t.points >= 0)
-    free = [t for t in q.tests if t.points < 0]
-    if free:
-        share = max(q.points - fixed, 0) / len(free) if q.points else 1.0
-        for t in free:
-            t.points = share
-    total = sum(t.points for t in q.tests)
-    if q.points and abs(total - q.points) > 1e-9:
-        raise AuthoringError(f"{q.name}: test points add up to {total:g} but the question is worth {q.points:g}")
-    q.points = total
+def support_modules(m: OtterMaster) -> list[str]:
+    """Top-level Python modules/packages the build ships (`files`, `autograder_files`)."""
+    root = m.path.parent.resolve()
+    names = []
+    for key, p in _support_entries(m):
+        if key == "student_files":
+            continue
+        if p.suffix == ".py" and p.parent == root:
+            names.append(p.stem)
+        elif p.is_dir() and ((p / "__init__.py").exists() or any(p.glob("*.py"))):
+            names.append(p.name)
+    return sorted(set(names))
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Outputs
-# ----------------------------------------------------------------------------------------------------------
-def _public_manifest(a: Assignment, check_specs: dict, include_hidden: bool) -> dict:
+def manifest(a: Assignment, check_specs: dict | None = None, include_hidden: bool = True) -> dict:
     qs = []
     for q in a.questions:
-        tests = [asdict(t) for t in q.tests if include_hidden or not t.hidden]
-        qs.append({"name": q.name, "points": q.points, "manual": q.manual, "tests": tests})
-    return {"assignment": a.name, "questions": qs, "checks": check_specs, "submission_files": a.submission_files}
-
-
-def build_notebook(a: Assignment, cells: list, check_specs: dict, notebook_name: str):
-    """The released notebook around `cells` (student cells, or reference cells for a perfect submission):
-    an init cell, a `grader.check` cell after each autograded question, and the export cell."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = copy.deepcopy(a.metadata)
-    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
-    nb.metadata["mfdl"] = _public_manifest(a, check_specs, include_hidden=False)
-    init = nbformat.v4.new_code_cell(
-        "# Initialize the self-checker (needs the course package: pip install the course's autograder)\n"
-        f"from autograder.student import Notebook\ngrader = Notebook({notebook_name!r})")
-    init.metadata["tags"] = [TAG_INIT]
-    out = [init]
-    checkable = {q.name for q in a.questions if not q.manual and any(not t.hidden for t in q.tests)}
-    for i, cell in enumerate(cells):
-        out.append(copy.deepcopy(cell))
-        q = cell.metadata.get("mfdl", {}).get("question")
-        nxt = cells[i + 1].metadata.get("mfdl", {}).get("question") if i + 1 < len(cells) else None
-        if q in checkable and nxt != q:
-            check = nbformat.v4.new_code_cell(f'grader.check("{q}")')
-            check.metadata["tags"] = [TAG_CHECK]
-            out.append(check)
-    if a.submission_files:
-        names = ", ".join(f"`{f}`" for f in a.submission_files)
-        upload = (f"a zip file next to this notebook holding the notebook and {names}: upload that zip (the "
-                  "notebook alone lacks the trained models).")
-    else:
-        upload = "a zip file next to this notebook: upload that zip (or the notebook itself)."
-    export_md = nbformat.v4.new_markdown_cell(
-        "## Submission\n\nSave this notebook, then run the cell below. It runs every public check and writes " + upload)
-    export = nbformat.v4.new_code_cell("grader.check_all()\ngrader.export()")
-    export.metadata["tags"] = [TAG_EXPORT]
-    nb.cells = out + [export_md, export]
-    for i, cell in enumerate(nb.cells):  # stable, unique cell ids (nbformat >= 4.5 requires them)
-        cell["id"] = f"mfdl-{i:03d}"
-    return nb
+        tests = [dataclasses.asdict(t) for t in q.tests if include_hidden or not t.hidden]
+        qs.append({"name": q.name, "points": q.points, "manual": q.manual, "all_or_nothing": q.all_or_nothing,
+                   "tests": tests})
+    req = a.config["requirements"]
+    return {"assignment": a.name, "questions": qs, "checks": dict(check_specs or {}),
+            "submission_files": a.submission_files, "student_files": list(a.config["student_files"]),
+            "seed": seed_info(a.master),
+            "support_modules": support_modules(a.master), "untested_questions": list(a.untested),
+            "requirements": req if isinstance(req, list) else ([] if req is None else [str(req)]),
+            "otter_config": {**(a.config["generate"] or {}), **({"assignment_name": a.config["name"]}
+                                                                 if a.config["name"] else {})}}
 
 
 def reference_source(a: Assignment) -> str:
-    """Python source of the reference solution (code cells, solutions kept) for hidden tests' `ref`."""
+    """Python source of the reference solution: the master's code cells with solutions kept, without
+    `otter_ignore` cells, tests, Otter's client cells and IPython magics/shell lines."""
     parts = []
     for cell in a.reference_cells:
-        if (cell.cell_type == "code" and not cell.source.lstrip().startswith(("%", "!"))
-                and IGNORE_TAG not in cell.metadata.get("tags", [])):
-            parts.append(cell.source)
-    return "\n\n".join(parts) + "\n"
+        if IGNORE_TAG in cell.metadata.get("tags", []) or cell.source.lstrip().startswith(("%", "!")):
+            continue
+        parts.append("\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith(("%", "!"))))
+    return "\n\n".join(p for p in parts if p.strip()) + "\n"
+
+
+def reference_module_text(a: Assignment) -> str:
+    """The text of the master's mfdl_reference.py. When the package has `reference_source` (the module that
+    also checks committed copies are current), its text is used, so both writers agree byte for byte."""
+    try:
+        from .reference_source import reference_source as module_text
+    except ImportError:
+        module_text = None
+    if module_text is not None:
+        return module_text(a.master.path)
+    return (f"# Generated by `mfdl assign` from {a.master.path.name}: the reference solution for hidden tests.\n"
+            "# Do not edit; rerun `mfdl assign` after changing the master.\n\n" + reference_source(a))
+
+
+def _maybe_write_reference_module(a: Assignment) -> Path | None:
+    listed = [e for k in ("files", "autograder_files") for e in a.config[k]]
+    if REFERENCE_MODULE not in [os.path.normpath(e) for e in listed]:
+        return None
+    path = a.master.path.parent / REFERENCE_MODULE
+    text = reference_module_text(a)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def _copy_entry(src: Path, root: Path, dest_dir: Path) -> list[str]:
+    """Copy a support file/folder as Otter does (folders by name, files at their relative place); returns the
+    relative paths of the files written. Symlinked folders are copied as their content."""
+    if src.is_dir():
+        target = dest_dir / src.name
+        shutil.copytree(src, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        return sorted(p.relative_to(dest_dir).as_posix() for p in target.rglob("*") if p.is_file())
+    rel = src.parent.relative_to(root) if src.parent != root else Path(".")
+    (dest_dir / rel).mkdir(parents=True, exist_ok=True)
+    shutil.copy(src, dest_dir / rel / src.name)
+    return [(rel / src.name).as_posix()]
+
+
+def write_student(a: Assignment, student_dir: Path, notebook_name: str | None = None) -> Path:
+    student_dir.mkdir(parents=True, exist_ok=True)
+    nb = student_notebook(a.master)
+    nbformat.validate(nb)
+    path = student_dir / (notebook_name or a.master.path.name)
+    nbformat.write(nb, str(path))
+    if a.config["tests"]["files"]:
+        write_test_files(a.master, student_dir / "tests", include_hidden=False)
+    root = a.master.path.parent.resolve()
+    for key, p in _support_entries(a.master):
+        if key in ("files", "student_files"):
+            _copy_entry(p, root, student_dir)
+    return path
+
+
+def write_build(a: Assignment, build_dir: Path, check_specs: dict | None = None, settings: dict | None = None) -> Path:
+    build_dir.mkdir(parents=True, exist_ok=True)
+    (build_dir / "tests.json").write_text(json.dumps(manifest(a, check_specs), indent=1))
+    (build_dir / "reference.py").write_text(reference_source(a))
+    nbformat.write(autograder_notebook(a.master), str(build_dir / "reference.ipynb"))
+    write_test_files(a.master, build_dir / "tests", include_hidden=True)  # Otter's test files, all cases
+    otter_config = manifest(a)["otter_config"]
+    if otter_config:
+        (build_dir / "otter_config.json").write_text(json.dumps(otter_config, indent=2))
+    req = a.config["requirements"]
+    if isinstance(req, list):
+        (build_dir / "requirements.txt").write_text("\n".join(req))
+    elif req:
+        shutil.copy(a.master.path.parent / req, build_dir / "requirements.txt")
+    if a.config["environment"]:
+        shutil.copy(a.master.path.parent / a.config["environment"], build_dir / "environment.yml")
+    root = a.master.path.parent.resolve()
+    # files/: what Otter puts beside the notebook (`files`), also given to the student's sandbox;
+    # support/: `autograder_files` (e.g. the reference), for the trusted grader only, never in the sandbox.
+    shipped = []
+    for sub in ("files", "support"):
+        shutil.rmtree(build_dir / sub, ignore_errors=True)
+    for key, p in _support_entries(a.master):
+        if key in ("files", "autograder_files"):
+            sub = "files" if key == "files" else "support"
+            shipped += [f"{sub}/{rel}" for rel in _copy_entry(p, root, build_dir / sub)]
+    base = {"name": a.name, "notebook": a.master.path.name, "preload": [], "files": [],
+            "support_files": sorted(set(shipped))}
+    if settings is None:
+        from .config import Limits
+        settings = {"limits": dataclasses.asdict(Limits())}
+    (build_dir / "settings.json").write_text(json.dumps({**base, **settings}, indent=1))
+    return build_dir
+
+
+def assign_path(master: Path | str, out: Path | str) -> dict:
+    """Any Otter master -> OUT/student/<notebook> and OUT/autograder/ (default limits, no checks)."""
+    a = parse_master(master)
+    _maybe_write_reference_module(a)
+    out = Path(out)
+    for sub in ("student", "autograder"):
+        shutil.rmtree(out / sub, ignore_errors=True)
+    student = write_student(a, out / "student")
+    build = write_build(a, out / "autograder")
+    return {"student": student, "autograder": build, "assignment": a}
 
 
 def write_outputs(a: Assignment, ps) -> dict:
-    """Write the student notebook (assignments/) and the autograder build (build/, git-ignored)."""
-    ps.assignment_dir.mkdir(parents=True, exist_ok=True)
-    ps.autograder_dir.mkdir(parents=True, exist_ok=True)
-    stu = build_notebook(a, a.student_cells, ps.check_specs, ps.notebook)
-    nbformat.validate(stu)
-    student_path = ps.assignment_dir / ps.notebook
-    nbformat.write(stu, str(student_path))
-    ref_nb = build_notebook(a, a.reference_cells, ps.check_specs, ps.notebook)
-    nbformat.write(ref_nb, str(ps.autograder_dir / "reference.ipynb"))
-    (ps.autograder_dir / "reference.py").write_text(reference_source(a))
-    manifest = _public_manifest(a, ps.check_specs, include_hidden=True)
-    (ps.autograder_dir / "tests.json").write_text(json.dumps(manifest, indent=1))
+    """A configured problem set: the student notebook into assignments/, the build into build/ (git-ignored)."""
+    _maybe_write_reference_module(a)
+    write_student(a, ps.assignment_dir, ps.notebook)
     for f in ps.files:
-        src = ps.solutions_dir / f
-        (ps.assignment_dir / f).write_bytes(src.read_bytes())
+        (ps.assignment_dir / f).write_bytes((ps.solutions_dir / f).read_bytes())
+    write_build(a, ps.autograder_dir, ps.check_specs,
+                {"name": ps.key, "title": ps.title, "notebook": ps.notebook, "preload": list(ps.preload), "files": list(ps.files),
+                 "limits": dataclasses.asdict(ps.limits)})
     from .gradescope import write_zip
     gradescope_zip = write_zip(ps)
-    return {"student": student_path, "autograder": ps.autograder_dir, "gradescope": gradescope_zip}
+    return {"student": ps.assignment_dir / ps.notebook, "autograder": ps.autograder_dir, "gradescope": gradescope_zip}

@@ -24,10 +24,38 @@ from .submissions import Submission, discover, read_submission
 _worker: dict = {}
 
 
-def _init_worker(config_path: str, ps_key: str, slots, backend: str, image) -> None:
-    cfg = load_config(config_path)
-    ps = cfg.problem_set(ps_key)
-    ag = Autograder.load(ps)
+class BuildFolder:
+    """An autograder build graded directly (`mfdl grade BUILD_DIR ...`), e.g. from `mfdl assign MASTER --out DIR`:
+    everything comes from the folder's settings.json, tests.json and reference.py."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        if not (self.path / "settings.json").is_file() or not (self.path / "tests.json").is_file():
+            raise FileNotFoundError(f"{self.path} is neither a configured problem set nor an autograder build "
+                                    "(no settings.json/tests.json): run `mfdl assign MASTER --out DIR` and pass DIR/autograder")
+        settings = json.loads((self.path / "settings.json").read_text())
+        self.key, self.notebook = settings["name"], settings["notebook"]
+        self.title = settings.get("title") or settings["name"]
+
+    def spec(self) -> tuple:
+        return ("build", str(self.path))
+
+
+def target_spec(ps) -> tuple:
+    """A picklable description of what to grade, for worker processes."""
+    return ps.spec() if isinstance(ps, BuildFolder) else ("config", str(ps.config_path), ps.key)
+
+
+def load_target(spec: tuple):
+    """(what to grade, its Autograder) from `target_spec`."""
+    if spec[0] == "build":
+        return BuildFolder(Path(spec[1])), Autograder.from_bundle(Path(spec[1]))
+    ps = load_config(spec[1]).problem_set(spec[2])
+    return ps, Autograder.load(ps)
+
+
+def _init_worker(spec: tuple, slots, backend: str, image) -> None:
+    ps, ag = load_target(spec)
     slot = slots.get()
     factory = KernelFactory(ag, slot=slot, backend=backend, image=image)
     factory.prestart()
@@ -58,8 +86,8 @@ class BatchGrader:
         self.ps = ps
         self.out = Path(out)
         self.jobs = max(1, jobs or min(2, os.cpu_count() or 1))
-        self.config_path = str(ps.config_path)
-        self.ag = Autograder.load(ps)
+        self.spec = target_spec(ps)
+        self.ag = load_target(self.spec)[1]
         self.records_dir = self.out / "records"
         self.feedback_dir = self.out / "feedback"
         self.console = console
@@ -171,7 +199,7 @@ class BatchGrader:
             slots.put(i)
         remaining = []
         with ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(self.config_path, self.ps.key, slots, self.backend, self.image)) as pool:
+                                 initargs=(self.spec, slots, self.backend, self.image)) as pool:
             futures = {pool.submit(_grade_one, str(sub.path)): (sub, sha) for sub, sha in pending}
             not_done = set(futures)
             while not_done:

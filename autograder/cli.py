@@ -8,23 +8,44 @@ from pathlib import Path
 from rich.console import Console
 
 from .config import ConfigError, load_config
+from .otter_format import AuthoringError
+from .testrun import ReferenceLoadError
 
 console = Console(stderr=False, soft_wrap=True)
 
 
 def cmd_assign(args) -> int:
-    from .authoring import parse_master, write_outputs
-    ps = load_config(args.config).problem_set(args.problem_set)
-    a = parse_master(ps.master_path)
-    out = write_outputs(a, ps)
+    from .authoring import assign_path, parse_master, write_outputs
+    target = Path(args.problem_set)
+    if target.suffix == ".ipynb":  # any Otter master: `mfdl assign MASTER.ipynb --out DIR`
+        if not target.exists():
+            raise FileNotFoundError(f"no master notebook at {target}")
+        out_dir = Path(args.out or target.parent / "dist")
+        res = assign_path(target, out_dir)
+        a, label = res["assignment"], target.name
+        out = {"student": res["student"], "autograder": res["autograder"]}
+    else:
+        if args.out:
+            console.print("error: --out is for a master notebook path; a problem set writes to assignments/ and "
+                          "build/", markup=False)
+            return 2
+        ps = load_config(args.config).problem_set(args.problem_set)
+        a = parse_master(ps.master_path)
+        out = write_outputs(a, ps)
+        label = ps.key
+    for note in a.notices:
+        console.print(f"note: {note}", markup=False)
     n_auto = sum(not q.manual for q in a.questions)
     n_tests = sum(len(q.tests) for q in a.questions)
     n_hidden = sum(t.hidden for q in a.questions for t in q.tests)
-    console.print(f"{ps.key}: {len(a.questions)} questions ({n_auto} autograded, {len(a.questions) - n_auto} manual), "
-                  f"{n_tests} tests ({n_hidden} hidden), {a.auto_points:g} autograded points")
-    console.print(f"student notebook: {out['student']}")
-    console.print(f"autograder (hidden tests, keep private): {out['autograder']}")
-    console.print(f"Gradescope autograder zip (keep private): {out['gradescope']}")
+    console.print(f"{label}: {len(a.questions)} questions ({n_auto} autograded, {len(a.questions) - n_auto} manual), "
+                  f"{n_tests} tests ({n_hidden} hidden), {a.auto_points:g} autograded points", markup=False)
+    if a.untested:
+        console.print(f"questions without tests (not graded, as in Otter): {', '.join(a.untested)}", markup=False)
+    console.print(f"student notebook: {out['student']}", markup=False)
+    console.print(f"autograder (hidden tests, keep private): {out['autograder']}", markup=False)
+    if "gradescope" in out:
+        console.print(f"Gradescope autograder zip (keep private): {out['gradescope']}", markup=False)
     return 0
 
 
@@ -38,9 +59,11 @@ def _ensure_built(ps) -> None:
 
 def cmd_grade(args) -> int:
     from . import sandbox
-    from .batch import BatchGrader
-    cfg = load_config(args.config)
-    ps = cfg.problem_set(args.problem_set)
+    from .batch import BatchGrader, BuildFolder
+    if Path(args.problem_set).is_dir():
+        ps = BuildFolder(Path(args.problem_set))
+    else:
+        ps = load_config(args.config).problem_set(args.problem_set)
     if args.backend == "docker":
         from . import docker_backend
         try:
@@ -59,7 +82,8 @@ def cmd_grade(args) -> int:
             return 2
         console.print("backend: local (bubblewrap sandbox: no network, private filesystem view, unprivileged uid, "
                       "resource limits; the default, needs no Docker engine)")
-    _ensure_built(ps)
+    if not isinstance(ps, BuildFolder):
+        _ensure_built(ps)
     grader = BatchGrader(ps, Path(args.out), jobs=args.jobs, console=console, backend=args.backend,
                          image=args.image)
     summary = grader.run(Path(args.submissions))
@@ -85,10 +109,11 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default=None, help="path to grader_config.yaml (default: the repository's)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("assign", help="write the student notebook and the autograder from the master notebook")
-    p.add_argument("problem_set")
+    p.add_argument("problem_set", help="a problem set of grader_config.yaml, or the path of an Otter master .ipynb")
+    p.add_argument("--out", default=None, help="output folder for a master path (default: dist/ beside it)")
     p.set_defaults(func=cmd_assign)
     p = sub.add_parser("grade", help="grade every .ipynb / .zip in a folder")
-    p.add_argument("problem_set")
+    p.add_argument("problem_set", help="a problem set of grader_config.yaml, or an autograder build folder")
     p.add_argument("submissions")
     p.add_argument("--out", default="results")
     p.add_argument("--jobs", type=int, default=None, help="parallel workers (default: min(2, cores))")
@@ -103,8 +128,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, FileNotFoundError) as exc:
-        console.print(f"error: {exc}", markup=False)
+    except (ConfigError, FileNotFoundError, AuthoringError, ReferenceLoadError) as exc:
+        console.print(f"error: {' '.join(str(exc).split())}", markup=False)
         return 2
 
 

@@ -1,40 +1,20 @@
-"""Load and validate grader_config.yaml. Every key is checked: a misspelled or missing key is an error that
-names it (and suggests the nearest valid key)."""
+"""Load and validate grader_config.yaml and each set's checks.yaml (solutions/<folder>/checks.yaml: the tolerance
+rules its tests name). Every key is checked: a misspelled or missing key is an error that names it (and
+suggests the nearest valid key)."""
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from .mfdl_checks.rules import ConfigError, check_keys as _check_keys, make_rule, make_rules  # noqa: F401
+from .mfdl_checks.rules import unknown_key as _unknown
 from .sandbox import Limits
-from .tolerances import RULES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "grader_config.yaml"
-
-
-class ConfigError(ValueError):
-    pass
-
-
-def _unknown(key: str, valid, where: str) -> ConfigError:
-    near = difflib.get_close_matches(key, list(valid), n=1)
-    hint = f" (did you mean '{near[0]}'?)" if near else ""
-    return ConfigError(f"{where}: unknown key '{key}'{hint}; valid keys: {', '.join(sorted(valid))}")
-
-
-def _check_keys(mapping, required: set, optional: set, where: str) -> None:
-    if not isinstance(mapping, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(mapping).__name__}")
-    for key in mapping:
-        if key not in required | optional:
-            raise _unknown(key, required | optional, where)
-    for key in sorted(required):
-        if key not in mapping:
-            raise ConfigError(f"{where}: missing required key '{key}'")
 
 
 def _limits(raw: dict, base: Limits, where: str) -> Limits:
@@ -48,18 +28,6 @@ def _limits(raw: dict, base: Limits, where: str) -> Limits:
     return dataclasses.replace(base, **values)
 
 
-def make_rule(raw: dict, where: str):
-    if not isinstance(raw, dict) or "rule" not in raw:
-        raise ConfigError(f"{where}: missing required key 'rule'")
-    name = raw["rule"]
-    if name not in RULES:
-        raise _unknown(str(name), RULES, f"{where}.rule")
-    cls = RULES[name]
-    params = {k: v for k, v in raw.items() if k != "rule"}
-    _check_keys(params, set(), set(cls.PARAMS), where)
-    return cls(**params)
-
-
 @dataclass
 class ProblemSet:
     key: str
@@ -68,7 +36,7 @@ class ProblemSet:
     title: str
     limits: Limits
     checks: dict
-    check_specs: dict  # raw rule specs, embedded in the student notebook for self-checks
+    check_specs: dict  # raw rule specs of solutions/<folder>/checks.yaml
     preload: list = field(default_factory=list)
     files: list = field(default_factory=list)
     root: Path = REPO_ROOT  # folder of grader_config.yaml; solutions/, assignments/, build/ live beside it
@@ -109,7 +77,21 @@ class GraderConfig:
         raise _unknown(name, self.problem_sets, f"{self.path.name}: problem set")
 
 
-PS_REQUIRED = {"folder", "notebook", "title", "checks"}
+PS_REQUIRED = {"folder", "notebook", "title"}
+CHECKS_FILE = "checks.yaml"  # beside the master notebook; Otter ships it to students with mfdl_checks/
+
+
+def load_checks(path: Path) -> tuple[dict, dict]:
+    """A set's checks.yaml -> (rule objects, raw specs); a missing file means no checks."""
+    if not path.is_file():
+        return {}, {}
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    raw = raw or {}
+    # errors name the file as solutions/<folder>/checks.yaml and the check's key path in it
+    return make_rules(raw, "/".join(path.parts[-3:])), raw
 PS_OPTIONAL = {"limits", "preload", "files"}
 
 
@@ -128,14 +110,15 @@ def load_config(path: Path | str | None = None) -> GraderConfig:
     sets = {}
     for key, spec in (raw["problem_sets"] or {}).items():
         where = f"{path.name}: problem_sets.{key}"
+        if isinstance(spec, dict) and "checks" in spec:
+            raise ConfigError(f"{where}.checks: the tolerance rules now live in solutions/<folder>/{CHECKS_FILE} "
+                              "(beside the master notebook, shipped with it): move the mapping there")
         _check_keys(spec, PS_REQUIRED, PS_OPTIONAL, where)
-        checks_raw = spec["checks"]
-        if not isinstance(checks_raw, dict):
-            raise ConfigError(f"{where}.checks: expected a mapping")
-        checks = {name: make_rule(rs, f"{where}.checks.{name}") for name, rs in checks_raw.items()}
+        root = path.resolve().parent
+        checks, checks_raw = load_checks(root / "solutions" / spec["folder"] / CHECKS_FILE)
         sets[key] = ProblemSet(
             key=key, folder=spec["folder"], notebook=spec["notebook"], title=spec["title"],
             limits=_limits(spec.get("limits") or {}, base_limits, f"{where}.limits"),
             checks=checks, check_specs=checks_raw, preload=list(spec.get("preload") or []),
-            files=list(spec.get("files") or []), root=path.resolve().parent, config_path=path.resolve())
+            files=list(spec.get("files") or []), root=root, config_path=path.resolve())
     return GraderConfig(problem_sets=sets, path=path)

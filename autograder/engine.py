@@ -14,28 +14,41 @@ import nbformat
 
 from .authoring import IGNORE_TAG
 from .checks import checker_from_specs
-from .kernel import KernelDied, SandboxedKernel, StudentCallError, call_function
+from .kernel import KernelDied, SandboxedKernel, StudentCallError, call_function_printing, describe_names
 from .sandbox import Limits
 from .submitted_files import SubmittedFiles
-from .testrun import load_reference, run_test
+from .testrun import imported_modules, load_reference, run_test
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 MAX_RESTARTS = 3
 
-# Installed in the kernel before the student's cells run: the notebook's `from autograder.student import
-# Notebook` then gets an inert grader whose check/export do nothing (the package itself is not visible in
-# the sandbox, and self-checks have no say in grading).
+# Installed in the kernel before the student's cells run: the notebook's `import otter; grader =
+# otter.Notebook(...)` then gets an inert grader whose check/export do nothing, as in Otter's grading mode
+# (self-checks have no say in grading, and otter need not be installed in the sandbox).
 GRADING_PRELUDE = r'''
 import sys as _sys, types as _types
-_pkg = _types.ModuleType("autograder"); _pkg.__path__ = []
-_stu = _types.ModuleType("autograder.student")
 class _InertNotebook:
     def __init__(self, *a, **k): pass
     def __getattr__(self, name): return lambda *a, **k: None
-_stu.Notebook = _InertNotebook
-_sys.modules["autograder"] = _pkg; _sys.modules["autograder.student"] = _stu
-del _sys, _types, _pkg, _stu, _InertNotebook
+_otter = _types.ModuleType("otter"); _otter.__path__ = []; _otter.Notebook = _InertNotebook
+_sys.modules["otter"] = _otter
+del _sys, _types, _otter, _InertNotebook
 '''
+
+
+def seeded_cells(cells: list[str], seed: dict | None) -> list[str]:
+    """Otter's grading-time seeding: with a seed and no seed variable, numpy's and random's generators are
+    seeded at the top of every code cell (cell magics `%%` excepted); with a variable, it is assigned there."""
+    value = (seed or {}).get("value")
+    if value is None:
+        return cells
+    variable = (seed or {}).get("variable")
+    if variable:
+        prefix = f"{variable} = {int(value)}\n"
+        return [c if c.startswith("%%") else prefix + c for c in cells]
+    prefix = f"_mfdl_np.random.seed({int(value)})\n_mfdl_random.seed({int(value)})\n"
+    return ["import numpy as _mfdl_np\nimport random as _mfdl_random"] + \
+        [c if c.startswith("%%") else prefix + c for c in cells]
 
 
 class InvalidSubmission(ValueError):
@@ -52,6 +65,8 @@ class Autograder:
     preload: list
     files: dict
     fingerprint: str
+    support: dict = field(default_factory=dict)  # importable name -> trusted module, for test code
+    trusted_modules: set = field(default_factory=set)  # modules the master imports: a notebook name may be one
 
     @property
     def submission_files(self) -> list:
@@ -59,33 +74,73 @@ class Autograder:
         return list(self.manifest.get("submission_files", []))
 
     @classmethod
-    def _build(cls, name, manifest_text, ref_text, limits: Limits, preload, files) -> "Autograder":
+    def _build(cls, name, manifest_text, ref_text, limits: Limits, preload, files, build_dir: Path | None = None
+               ) -> "Autograder":
         manifest = json.loads(manifest_text)
         h = hashlib.sha256()
-        for part in (manifest_text, ref_text, json.dumps(manifest["checks"], sort_keys=True), repr(limits)):
+        for part in (manifest_text, ref_text, json.dumps(manifest.get("checks", {}), sort_keys=True), repr(limits)):
             h.update(part.encode())
-        return cls(name=name, manifest=manifest, reference=load_reference(ref_text), limits=limits,
-                   preload=list(preload), files=files, fingerprint=h.hexdigest()[:16])
+        reference = load_reference(ref_text)
+        test_sources = [t["source"] for q in manifest["questions"] for t in q["tests"]]
+        return cls(name=name, manifest=manifest, reference=reference, limits=limits, preload=list(preload),
+                   files=files, fingerprint=h.hexdigest()[:16],
+                   support=support_modules(manifest, reference, build_dir),
+                   trusted_modules=imported_modules(ref_text, *test_sources))
 
     @classmethod
     def load(cls, ps) -> "Autograder":
         d = ps.autograder_dir
-        if not (d / "tests.json").exists():
+        if not (d / "tests.json").exists() or not (d / "settings.json").exists():
             raise FileNotFoundError(f"no autograder for {ps.key} in {d}: run `mfdl assign {ps.key}` first")
-        files = {f: (ps.assignment_dir / f).read_bytes() for f in ps.files}
-        return cls._build(ps.key, (d / "tests.json").read_text(), (d / "reference.py").read_text(), ps.limits,
-                          ps.preload, files)
+        return cls.from_bundle(d)
 
     @classmethod
     def from_bundle(cls, d: Path) -> "Autograder":
-        """A self-contained autograder folder (as packed into the Gradescope zip): tests.json, reference.py,
-        settings.json (name, limits, preload, files) and the files themselves under files/."""
+        """A self-contained autograder build (`mfdl assign`'s build folder, also packed into the Gradescope zip):
+        tests.json, reference.py, settings.json (name, limits, preload), files/ (Otter's `files`, placed beside
+        the notebook in the sandbox) and support/ (`autograder_files`, trusted side only)."""
         import dataclasses
         settings = json.loads((d / "settings.json").read_text())
         limits = dataclasses.replace(Limits(), **settings["limits"])
-        files = {f: (d / "files" / f).read_bytes() for f in settings["files"]}
+        files_dir = d / "files"
+        files = {p.relative_to(files_dir).as_posix(): p.read_bytes()
+                 for p in sorted(files_dir.rglob("*")) if p.is_file()} if files_dir.is_dir() else {}
         return cls._build(settings["name"], (d / "tests.json").read_text(), (d / "reference.py").read_text(),
-                          limits, settings["preload"], files)
+                          limits, settings.get("preload", []), files, d)
+
+
+def support_modules(manifest: dict, reference, build_dir: Path | None) -> dict:
+    """The modules test code imports, all trusted: `mfdl_reference` (the master's solution), `mfdl_checks` (the
+    package's own copy of the check library shipped to students) and the set's own modules from the build's
+    support folder, each loaded under a private name so that two sets never share one."""
+    import importlib
+    import importlib.util
+    import sys
+    support = {"mfdl_reference": reference}
+    try:
+        support["mfdl_checks"] = importlib.import_module("autograder.mfdl_checks")
+    except ImportError:
+        pass
+    names = [n for n in manifest.get("support_modules", []) if n not in support]
+    if not names or build_dir is None:
+        return support
+    tag = hashlib.sha256(str(build_dir.resolve()).encode()).hexdigest()[:10]
+    for name in names:
+        for base in (build_dir / "support", build_dir / "files", build_dir):
+            package, module = base / name / "__init__.py", base / f"{name}.py"
+            path = package if package.is_file() else module if module.is_file() else None
+            if path is None:
+                continue
+            private = f"_mfdl_support_{tag}_{name}"
+            if private not in sys.modules:
+                spec = importlib.util.spec_from_file_location(
+                    private, path, submodule_search_locations=[str(path.parent)] if path == package else None)
+                mod = importlib.util.module_from_spec(spec)
+                sys.modules[private] = mod
+                spec.loader.exec_module(mod)
+            support[name] = sys.modules[private]
+            break
+    return support
 
 
 class KernelFactory:
@@ -229,7 +284,7 @@ class Session:
                 if culprit != index:
                     position -= 1  # the current cell was innocent: run it again after the restart
 
-    def call(self, name: str, args, kwargs, timeout: float):
+    def _ready_agent(self) -> None:
         if self.kernel is None or not self.kernel.alive() or not self.agent_ready:
             if self.kernel is None or not self.kernel.alive():
                 if not self.restart_and_replay():
@@ -238,12 +293,32 @@ class Session:
             if res.status != "ok":
                 raise StudentCallError("died", "the grading helper could not be installed in your kernel")
             self.agent_ready = True
-        timeout = min(timeout, self.remaining())
+
+    def _through_agent(self, request, timeout: float):
+        self._ready_agent()
         try:
-            return call_function(self.kernel, name, args, kwargs, timeout)
+            return request(self.kernel, min(timeout, self.remaining()))
         finally:
             if not self.kernel.alive():
                 self.agent_ready = False
+
+    def call_printing(self, name: str, args, kwargs, timeout: float):
+        """Call a student function; (plain-data result, what it printed)."""
+        return self._through_agent(lambda k, t: call_function_printing(k, name, args, kwargs, t), timeout)
+
+    def call(self, name: str, args, kwargs, timeout: float):
+        return self.call_printing(name, args, kwargs, timeout)[0]
+
+    def describe(self, names: list, timeout: float) -> dict:
+        """What each notebook name is (function, module, plain-data value, unsendable, missing)."""
+        return self._through_agent(lambda k, t: describe_names(k, names, t), timeout)
+
+
+def question_score(question: dict, outcomes: list) -> float:
+    """Otter's rule: the points of the tests that passed, or, for an all-or-nothing question, everything or 0."""
+    if question.get("all_or_nothing"):
+        return float(question["points"]) if all(o.passed for o in outcomes) else 0.0
+    return sum(o.score for o in outcomes)
 
 
 def grade_notebook(nb, ag: Autograder, factory: KernelFactory, files: dict | None = None) -> dict:
@@ -252,24 +327,21 @@ def grade_notebook(nb, ag: Autograder, factory: KernelFactory, files: dict | Non
     limits = ag.limits
     started = time.monotonic()
     session = Session(factory=factory, limits=limits, deadline=started + limits.notebook_timeout_s)
-    checker = checker_from_specs(ag.manifest["checks"])
     tests_out, questions = [], {}
     submitted = SubmittedFiles(files or {}, ag.submission_files)
     try:
         session.fresh_kernel()
-        session.run_cells(code_cells(nb))
-        for q in ag.manifest["questions"]:
-            if q["manual"]:
-                questions[q["name"]] = {"score": None, "max": q["points"], "manual": True}
-                continue
-            score = 0.0
-            for t in q["tests"]:
-                out = run_test(q["name"], t, checker=checker, reference=ag.reference, caller=session.call,
-                               test_timeout=limits.test_timeout_s, notebook_deadline=session.deadline,
-                               submitted_file=submitted)
-                score += out.score
-                tests_out.append(out.to_dict())
-            questions[q["name"]] = {"score": score, "max": q["points"], "manual": False}
+        session.run_cells(seeded_cells(code_cells(nb), ag.manifest.get("seed")))
+        with checks_configured(ag, submitted):
+            for q in ag.manifest["questions"]:
+                if q["manual"]:
+                    questions[q["name"]] = {"score": None, "max": q["points"], "manual": True}
+                    continue
+                outcomes = [run_test(q["name"], t, side=session, support=ag.support,
+                                     trusted_modules=ag.trusted_modules, test_timeout=limits.test_timeout_s,
+                                     notebook_deadline=session.deadline) for t in q["tests"]]
+                tests_out.extend(o.to_dict() for o in outcomes)
+                questions[q["name"]] = {"score": question_score(q, outcomes), "max": q["points"], "manual": False}
     finally:
         session.kill_kernel()
     total = sum(v["score"] for v in questions.values() if not v["manual"])
@@ -278,6 +350,18 @@ def grade_notebook(nb, ag: Autograder, factory: KernelFactory, files: dict | Non
             "issues": session.issues, "restarts": session.restarts, "seconds": time.monotonic() - started,
             "peak_memory_mb": round(session.peak_memory_bytes / 2**20, 1) if session.peak_memory_bytes else None,
             "submitted_files": sorted(n for n in (files or {}) if n in ag.submission_files)}
+
+
+def checks_configured(ag: Autograder, submitted):
+    """While tests run, `from mfdl_checks import check, remote, submitted_file` gives the set's configured
+    check object, calls built in the kernel (RemoteCode) and this submission's files."""
+    import contextlib
+    lib = ag.support.get("mfdl_checks")
+    if lib is None or not hasattr(lib, "configured"):
+        return contextlib.nullcontext()
+    from .plaindata import RemoteCode
+    return lib.configured(check=checker_from_specs(ag.manifest.get("checks", {})), remote=RemoteCode,
+                          submitted_file=submitted)
 
 
 def zero_record(ag: Autograder, reason: str, status: str | None = None) -> dict:

@@ -11,7 +11,6 @@ before any student code runs, so the hidden tests, the reference and the results
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -59,8 +58,8 @@ name = "mfdl-autograder"
 version = "0.1.0"
 requires-python = ">=3.11"
 
-[tool.setuptools]
-packages = ["autograder"]
+[tool.setuptools.packages.find]
+include = ["autograder", "autograder.*"]
 """
 
 
@@ -69,8 +68,6 @@ def write_zip(ps) -> Path:
     out_dir = ps.build_dir / "gradescope"
     out_dir.mkdir(parents=True, exist_ok=True)
     zpath = out_dir / f"{ps.folder}-autograder.zip"
-    settings = {"name": ps.key, "title": ps.title, "notebook": ps.notebook, "preload": ps.preload,
-                "files": ps.files, "limits": dataclasses.asdict(ps.limits)}
     reqs = runtime_requirements(ps.preload)
     with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
         def add(name: str, text, mode: int = 0o644):
@@ -81,14 +78,14 @@ def write_zip(ps) -> Path:
         add("setup.sh", SETUP_SH, 0o755)
         add("run_autograder", RUN_AUTOGRADER, 0o755)
         add("requirements.txt", "\n".join(reqs) + "\n")
-        add("problem/settings.json", json.dumps(settings, indent=1))
-        for name in ("tests.json", "reference.py"):
-            add(f"problem/{name}", (ps.autograder_dir / name).read_text())
-        for f in ps.files:
-            add(f"problem/files/{f}", (ps.assignment_dir / f).read_bytes())
+        for src in sorted(ps.autograder_dir.rglob("*")):  # the whole build: tests, reference, settings, files
+            if src.is_file() and "__pycache__" not in src.parts:
+                add(f"problem/{src.relative_to(ps.autograder_dir).as_posix()}", src.read_bytes())
         add("mfdl/pyproject.toml", PACKAGE_PYPROJECT)
-        for src in sorted(Path(__file__).parent.glob("*.py")):  # this package, as installed
-            add(f"mfdl/autograder/{src.name}", src.read_text())
+        package = Path(__file__).parent
+        for src in sorted(package.rglob("*.py")):  # this package with its subpackages, as installed
+            if "__pycache__" not in src.parts:
+                add(f"mfdl/autograder/{src.relative_to(package).as_posix()}", src.read_text())
     return zpath
 
 
@@ -185,7 +182,7 @@ def main(root: str = "/autograder") -> int:
     tmp = results / ".results.json.tmp"
     tmp.write_text(json.dumps(out, indent=1))
     os.replace(tmp, results / "results.json")
-    print(f"{settings['title']}: {record['total']:g}/{record['possible']:g} ({record['status']}); sandbox: {note}")
+    print(f"{settings.get('title', settings['name'])}: {record['total']:g}/{record['possible']:g} ({record['status']}); sandbox: {note}")
     return 0
 
 

@@ -89,8 +89,17 @@ class SandboxedKernel:
         workdir, rundir = self.base / "home", self.base / "run"
         workdir.mkdir()
         rundir.mkdir()
-        for name, data in self.files.items():
-            (workdir / name).write_bytes(data)
+        made = []
+        for name, data in self.files.items():  # support files beside the notebook, as Otter puts them
+            target = workdir / name
+            if name.startswith("/") or ".." in Path(name).parts:
+                continue
+            for parent in reversed(target.relative_to(workdir).parents[:-1]):
+                if not (workdir / parent).exists():
+                    (workdir / parent).mkdir()
+                    made.append(workdir / parent)
+            target.write_bytes(data)
+            made.append(target)
         conn_file = str(rundir / "kernel.json")
         write_connection_file(conn_file, transport="ipc", ip=str(rundir / "k"), key=uuid.uuid4().hex.encode())
         # Only this kernel's uid (and the grader, root) may enter its folders: another submission's kernel
@@ -99,7 +108,7 @@ class SandboxedKernel:
             os.chmod(p, 0o700)
         os.chmod(conn_file, 0o600)
         if os.geteuid() == 0:
-            for p in (workdir, rundir, *workdir.iterdir(), *rundir.iterdir()):
+            for p in (workdir, rundir, *made, *rundir.iterdir()):
                 os.chown(p, self.uid, self.uid)
         argv = [self.launcher.python, "-c", _boot_code(self.preload, self.limits.output_kb * 1024), "-f", conn_file,
                 "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True",
@@ -238,8 +247,12 @@ class StudentCallError(Exception):
 
 def call_function(kernel: SandboxedKernel, name: str, args: tuple, kwargs: dict, timeout: float):
     """Call the student's `name(*args, **kwargs)` in the kernel; return the decoded plain-data result."""
-    payload = plaindata.encode_call_args(args, kwargs)
-    res = kernel.execute(kernel_agent.call_code(name, payload), timeout)
+    return call_function_printing(kernel, name, args, kwargs, timeout)[0]
+
+
+def _agent_reply(kernel: SandboxedKernel, code: str, name: str, timeout: float) -> dict:
+    """Run one agent request; the reply dict, or StudentCallError saying what went wrong."""
+    res = kernel.execute(code, timeout)
     if res.status == "timeout":
         raise StudentCallError("timeout", f"{name} did not return within the test's time limit ({timeout:.0f} s left)")
     if res.status == "died":
@@ -252,11 +265,48 @@ def call_function(kernel: SandboxedKernel, name: str, args: tuple, kwargs: dict,
         raise StudentCallError("no_result", f"calling {name} produced no result{detail}")
     if not isinstance(reply, dict):
         raise StudentCallError("malformed", f"calling {name} produced a malformed result")
+    return reply
+
+
+def call_function_printing(kernel: SandboxedKernel, name: str, args: tuple, kwargs: dict, timeout: float):
+    """Like `call_function`, and also what the call printed (a string, at most 64 KB)."""
+    payload = plaindata.encode_call_args(args, kwargs)
+    reply = _agent_reply(kernel, kernel_agent.call_code(name, payload), name, timeout)
     status = reply.get("status")
     if status == "ok" and isinstance(reply.get("value"), str):
         try:
-            return plaindata.decode(reply["value"])
+            value = plaindata.decode(reply["value"])
         except plaindata.PlainDataError as exc:
             raise StudentCallError("malformed", f"{name} returned data that cannot be read: {exc}") from None
+        printed = reply.get("stdout")
+        return value, printed[:65536] if isinstance(printed, str) else ""
     message = reply.get("message") if isinstance(reply.get("message"), str) else "unknown failure"
     raise StudentCallError(status if status in ("missing", "error", "unsendable") else "malformed", message[:2000])
+
+
+def describe_names(kernel: SandboxedKernel, names: list[str], timeout: float) -> dict:
+    """{name: {"kind": "missing" | "module" | "function" | "value" | "unsendable", ...}} for names of the
+    student's namespace; values arrive decoded (plain data only)."""
+    reply = _agent_reply(kernel, kernel_agent.describe_code(names), "the grading helper", timeout)
+    found = reply.get("names") if reply.get("status") == "ok" else None
+    if not isinstance(found, dict):
+        raise StudentCallError("malformed", "the grading helper sent a malformed description of your notebook")
+    out = {}
+    for name in names:
+        entry = found.get(name)
+        kind = entry.get("kind") if isinstance(entry, dict) else None
+        if kind == "value" and isinstance(entry.get("value"), str):
+            try:
+                out[name] = {"kind": "value", "value": plaindata.decode(entry["value"])}
+            except plaindata.PlainDataError as exc:
+                out[name] = {"kind": "unsendable", "type": "?", "message": str(exc)}
+        elif kind == "module" and isinstance(entry.get("module"), str):
+            out[name] = {"kind": "module", "module": entry["module"]}
+        elif kind in ("function", "missing"):
+            out[name] = {"kind": kind}
+        elif kind == "unsendable":
+            out[name] = {"kind": kind, "type": str(entry.get("type", "?"))[:100],
+                         "message": str(entry.get("message", ""))[:500]}
+        else:
+            out[name] = {"kind": "missing"}
+    return out

@@ -37,14 +37,71 @@ def _mfdl_install(plaindata_source):
             return {k: _build(v, ns) for k, v in value.items()}
         return value
 
-    def call(name, payload):
+    class _Tee:
+        """stdout during a graded call: still printed (so the output cap applies), the first 64 KB kept."""
+        def __init__(self, real):
+            self.real, self.kept, self.size = real, [], 0
+
+        def write(self, text):
+            if self.size < 65536:
+                self.kept.append(text[:65536 - self.size])
+                self.size += len(self.kept[-1])
+            return self.real.write(text)
+
+        def flush(self):
+            return self.real.flush()
+
+    def _lookup(name):
+        """A notebook global, a dotted attribute of one (`model.weights`), or `import:mod.attr` for a
+        module the tests import that only the student's side has (a student file)."""
+        import importlib
         ns = _user_ns()
-        if name not in ns:
+        if name.startswith("import:"):
+            parts = name[len("import:"):].split(".")
+            obj = importlib.import_module(parts[0])
+        else:
+            parts = name.split(".")
+            if parts[0] not in ns:
+                raise KeyError(parts[0])
+            obj = ns[parts[0]]
+        for part in parts[1:]:
+            obj = getattr(obj, part)
+        return obj
+
+    def describe(payload):
+        """What each name is in the student's namespace: missing, a module (its name), something callable
+        (called through `call`), or a value sent back as plain data (or why it cannot be)."""
+        import json as _json, types as _types
+        out = {}
+        for name in _json.loads(payload):
+            try:
+                obj = _lookup(name)
+            except Exception:
+                out[name] = {"kind": "missing"}
+                continue
+            if isinstance(obj, _types.ModuleType):
+                out[name] = {"kind": "module", "module": str(obj.__name__)}
+            elif callable(obj):
+                out[name] = {"kind": "function", "type": type(obj).__name__}
+            else:
+                try:
+                    out[name] = {"kind": "value", "value": codec.encode(obj)}
+                except Exception as exc:
+                    out[name] = {"kind": "unsendable", "type": type(obj).__name__, "message": str(exc)[:500]}
+        _publish({"status": "ok", "names": out})
+
+    def call(name, payload):
+        import contextlib, sys as _sys
+        try:
+            func = _lookup(name)
+        except Exception:
             _publish({"status": "missing", "message": f"{name} is not defined in your notebook"})
             return
+        printed = _Tee(_sys.stdout)
         try:
-            args, kwargs = _build(codec.decode(payload, allow_code=True), ns)
-            result = ns[name](*args, **kwargs)
+            args, kwargs = _build(codec.decode(payload, allow_code=True), _user_ns())
+            with contextlib.redirect_stdout(printed):
+                result = func(*args, **kwargs)
         except Exception as exc:  # the student's own error, reported as data
             tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
             _publish({"status": "error", "message": f"{type(exc).__name__}: {exc}"[:2000],
@@ -55,9 +112,11 @@ def _mfdl_install(plaindata_source):
         except Exception as exc:
             _publish({"status": "unsendable", "message": f"{name} returned a value that cannot be graded: {exc}"[:2000]})
             return
-        _publish({"status": "ok", "value": text})
+        # What the call printed goes back too (capped), for doctests that compare printed output.
+        _publish({"status": "ok", "value": text, "stdout": "".join(printed.kept)})
 
     agent.call = call
+    agent.describe = describe
     sys.modules["_mfdl_agent"] = agent
 
 _mfdl_install(_MFDL_PLAINDATA_SOURCE)
@@ -74,3 +133,8 @@ def install_code() -> str:
 
 def call_code(name: str, payload: str) -> str:
     return f"__import__('_mfdl_agent').call({name!r}, {payload!r})"
+
+
+def describe_code(names: list[str]) -> str:
+    import json
+    return f"__import__('_mfdl_agent').describe({json.dumps(list(names))!r})"

@@ -1,16 +1,41 @@
-"""Run tests in the trusted process. Student functions are proxies that call into the sandboxed kernel and
-return plain data; every comparison happens here, with trusted numpy and the configured tolerances."""
+"""Run one test in the trusted process, with Otter's semantics and none of the student's code.
+
+Otter runs a test inside the student's kernel with the notebook's globals. Here the test runs in the grader
+and every name it takes from the notebook is resolved through the sandbox:
+
+* a function (anything callable) becomes a proxy: each call is sent into the kernel and only plain data
+  comes back (`plaindata`);
+* a variable is fetched as plain data (a value that cannot cross, e.g. a live torch module, fails the test
+  and says so);
+* a module (`np`) is imported here, trusted, if the master itself uses it;
+* a name the notebook lacks is `None` for exception-based tests, as in Otter, and a NameError in doctests.
+
+Both of Otter's test forms run this way: exception-based tests (a function whose parameters are notebook
+names) and OK-format doctests (`>>> ...` examples, compared with doctest's rules). Test code imports its
+helpers (`from mfdl_checks import check`, `import mfdl_reference as ref`, a set's own modules) from the
+build's trusted copies; a module only the student's side has (a submitted `.py`) is reached through the
+kernel like a namespace. Any exception a test raises fails that test with its message, never the submission.
+"""
 from __future__ import annotations
 
+import ast
+import builtins
+import contextlib
+import doctest
+import importlib
+import io
+import sys
 import time
+import traceback
 import types
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
-from .checks import Checker, TestFailure
 from .kernel import StudentCallError
-from .plaindata import RemoteCode
+
+# Modules a notebook name may stand for and that the grader imports itself (besides those the master imports).
+ALWAYS_TRUSTED_MODULES = frozenset({"numpy", "math", "cmath", "random", "statistics", "fractions", "decimal",
+                                    "collections", "itertools", "functools", "operator", "string", "re"})
+_BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 @dataclass
@@ -24,83 +49,319 @@ class TestOutcome:
     passed: bool
     message: str = ""
     seconds: float = 0.0
+    cannot_cross: bool = False  # failed because a notebook value cannot cross the plain-data channel
 
     def to_dict(self):
         return asdict(self)
 
 
-class Budget(Exception):
-    """The per-test or per-notebook time budget ran out."""
+TestOutcome.__test__ = False  # not a pytest class
+
+
+class ReferenceLoadError(RuntimeError):
+    """The master's own code could not be loaded as the reference (one line, for the instructor)."""
+
+
+def load_reference(source: str) -> types.ModuleType:
+    """The master's solution code as a module (`import mfdl_reference as ref` in hidden tests). It runs quietly:
+    what it prints is the master's business, not the TA's console."""
+    module = types.ModuleType("mfdl_reference")
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            exec(compile(source, "<reference solution>", "exec"), module.__dict__)
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or str(exc)
+        raise ReferenceLoadError(f"the master notebook's code imports {missing!s}, which is not installed where the "
+                                 f"grader runs: install it (and list it in the assignment's requirements)") from None
+    except Exception as exc:
+        line = ""
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename == "<reference solution>":
+                line = f" (reference line {frame.lineno}: {(frame.line or '').strip()[:120]})"
+                break
+        raise ReferenceLoadError(f"the master notebook's code raised {type(exc).__name__}: {str(exc)[:300]}{line}; "
+                                 "run the master top to bottom to fix it") from None
+    return module
+
+
+def imported_modules(*sources: str) -> set[str]:
+    """Top-level names of the modules these sources import (the modules the master itself trusts)."""
+    found = set()
+    for src in sources:
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The student's side, as the test sees it
+# ---------------------------------------------------------------------------------------------------------
+class Unsendable(Exception):
+    """A notebook value the test needs cannot cross the plain-data channel."""
 
 
 class StudentFunction:
-    """Callable stand-in for a student's function: each call is an RPC into the sandboxed kernel."""
+    """Callable stand-in for a student's function: each call is an RPC into the sandboxed kernel. What the call
+    prints is echoed on this side's stdout (doctests compare it; elsewhere it is discarded)."""
 
-    def __init__(self, name: str, caller, deadline: float):
-        self._name, self._caller, self._deadline = name, caller, deadline
+    def __init__(self, name: str, side, deadline: float):
+        self._name, self._side, self._deadline = name, side, deadline
 
     def __call__(self, *args, **kwargs):
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise StudentCallError("timeout", f"time limit for this test reached before calling {self._name}")
-        return self._caller(self._name, args, kwargs, remaining)
+        value, printed = self._side.call_printing(self._name, args, kwargs, remaining)
+        if printed:
+            sys.stdout.write(printed)
+        return value
 
     def __repr__(self):
         return f"<student function {self._name}>"
 
 
-def load_reference(source: str) -> types.SimpleNamespace:
-    namespace: dict = {"__name__": "mfdl_reference"}
-    exec(compile(source, "<reference solution>", "exec"), namespace)
-    return types.SimpleNamespace(**{k: v for k, v in namespace.items() if not k.startswith("__")})
+class StudentModule:
+    """A module that only the student's side has (e.g. a submitted helper file): attributes are resolved in the
+    kernel like notebook names."""
+
+    def __init__(self, name: str, resolver):
+        self._name, self._resolver = name, resolver
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        full = f"{self._name}.{attr}"
+        value = self._resolver.resolve([f"import:{full}"])[f"import:{full}"]
+        if value is _MISSING:
+            raise AttributeError(f"module {self._name!r} has no attribute {attr!r}")
+        return value
+
+    def __repr__(self):
+        return f"<student module {self._name}>"
 
 
-def compile_test(source: str, name: str):
-    namespace: dict = {"__name__": "mfdl_test"}
-    exec(compile(source, f"<test {name}>", "exec"), namespace)
-    return namespace[name]
+_MISSING = object()
 
 
-def test_arguments(params: list, *, checker: Checker, remote, student, reference=None, submitted_file=None) -> list:
-    """The values injected into a test's parameters, by name: `check`, `np`, `remote`, `ref` (hidden tests,
-    trusted side only), `submitted_file` (the submission's declared files, parsed JSON), and anything else is a
-    student function, resolved by `student(name)`."""
-    special = {"check": checker, "np": np, "remote": remote, "ref": reference, "submitted_file": submitted_file}
-    return [special[p] if p in special else student(p) for p in params]
+class Resolver:
+    """Turns notebook names into what a test receives: proxies, plain data, trusted modules."""
+
+    def __init__(self, side, deadline: float, trusted_modules: set[str], support: dict):
+        self.side, self.deadline = side, deadline
+        self.trusted_modules, self.support = trusted_modules, support
+
+    def _trusted_module(self, name: str, module: str):
+        top = module.split(".")[0]
+        if top in self.support:
+            return self.support[top]
+        if top not in self.trusted_modules and top not in ALWAYS_TRUSTED_MODULES:
+            raise Unsendable(f"`{name}` is the module {module}, which the grader does not import for tests")
+        try:
+            return importlib.import_module(module)
+        except ImportError:
+            raise Unsendable(f"`{name}` is the module {module}, which is not installed where the grader runs") from None
+
+    def resolve(self, names: list[str]) -> dict:
+        """{name: value} with _MISSING for names the notebook does not define; raises Unsendable."""
+        names = list(dict.fromkeys(names))
+        if not names:
+            return {}
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise StudentCallError("timeout", "time limit for this test reached before reading your notebook")
+        described = self.side.describe(names, remaining)
+        out = {}
+        for name in names:
+            entry = described.get(name, {"kind": "missing"})
+            shown = name.removeprefix("import:")
+            kind = entry["kind"]
+            if kind == "function":
+                out[name] = StudentFunction(name, self.side, self.deadline)
+            elif kind == "value":
+                out[name] = entry["value"]
+            elif kind == "module":
+                out[name] = self._trusted_module(shown, entry["module"])
+            elif kind == "unsendable":
+                raise Unsendable(
+                    f"`{shown}` is a {entry.get('type', '?')}, which the grader cannot receive (only numbers, strings, "
+                    f"lists, tuples, dicts and numpy arrays cross from your notebook): {entry.get('message', '')}")
+            else:
+                out[name] = _MISSING
+        return out
 
 
-test_arguments.__test__ = False  # not a pytest test
+def _test_builtins(support: dict, resolver: Resolver) -> dict:
+    """Builtins for test code: `import` finds the build's trusted support modules first (mfdl_checks,
+    mfdl_reference, the set's own modules), then the grader's installed modules, and last a module that only
+    the student's side has, reached through the kernel."""
+    real_import = builtins.__import__
+
+    def test_import(name, globals=None, locals=None, fromlist=(), level=0):
+        top = name.split(".")[0]
+        if level == 0 and top in support:
+            module = support[top]
+            if name == top:
+                return module
+            importlib.import_module(f"{module.__name__}{name[len(top):]}")
+            return module if not fromlist else sys.modules[f"{module.__name__}{name[len(top):]}"]
+        try:
+            return real_import(name, globals, locals, fromlist, level)
+        except ModuleNotFoundError:
+            if level or "." in name:
+                raise
+            probe = resolver.resolve([f"import:{name}"])[f"import:{name}"]
+            if probe is _MISSING:
+                raise
+            return StudentModule(name, resolver)
+
+    table = dict(vars(builtins))
+    table["__import__"] = test_import
+    return table
 
 
-def run_test(question: str, test: dict, *, checker: Checker, reference, caller, test_timeout: float,
-             notebook_deadline: float, submitted_file=None) -> TestOutcome:
-    """Run one test. `caller(name, args, kwargs, timeout)` performs a call into the student's kernel."""
+# ---------------------------------------------------------------------------------------------------------
+# Running a test
+# ---------------------------------------------------------------------------------------------------------
+def _failure_message(exc: BaseException, filename: str, source: str) -> str:
+    """Otter's shape: the test line that failed and the exception; our own verdicts (TestFailure, raised by
+    `check`) already explain themselves."""
+    if isinstance(exc, StudentCallError):
+        return {
+            "error": f"your code raised an error: {exc}",
+            "timeout": f"{exc} (an infinite loop, or far too slow)",
+            "died": f"{exc} (it exited or crashed the Python process)",
+        }.get(exc.kind, str(exc))
+    if type(exc).__name__ == "TestFailure":
+        return str(exc)
+    lineno = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == filename:
+            lineno = frame.lineno
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if lineno is not None:
+        lines = source.splitlines()
+        if 0 < lineno <= len(lines):
+            return f"line {lineno}: {lines[lineno - 1].strip()}\n{text}"
+    return text
+
+
+def _run_function_test(test: dict, resolver: Resolver, support: dict) -> tuple[bool, str, bool]:
+    filename = f"<test {test['name']}>"
+    namespace = {"__name__": "mfdl_test", "__builtins__": _test_builtins(support, resolver)}
+    try:
+        exec(compile(test["source"], filename, "exec"), namespace)
+        func = namespace[test["function"]]
+        params = list(test.get("params") or [])
+        wanted = [p for p in params if p != "env"]
+        found = resolver.resolve(wanted)
+        kwargs = {p: (None if found[p] is _MISSING else found[p]) for p in wanted}
+        if "env" in params:  # Otter passes the whole global environment to a parameter named `env`
+            kwargs["env"] = _LazyEnv(resolver)
+        func(**kwargs)
+    except Unsendable as exc:
+        return False, str(exc), True
+    except Exception as exc:
+        return False, _failure_message(exc, filename, test["source"]), False
+    return True, "", False
+
+
+class _LazyEnv(dict):
+    """Otter's `env` parameter: the notebook's globals, each fetched when the test asks for it."""
+
+    def __init__(self, resolver: Resolver):
+        super().__init__()
+        self._resolver = resolver
+
+    def __missing__(self, key):
+        value = self._resolver.resolve([key])[key]
+        if value is _MISSING:
+            raise KeyError(key)
+        self[key] = value
+        return value
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key):
+        return self.get(key, _MISSING) is not _MISSING
+
+
+def doctest_free_names(examples) -> list[str]:
+    """Names a doctest reads but never binds itself (those come from the notebook)."""
+    loads, stores = [], set()
+    for ex in examples:
+        try:
+            tree = ast.parse(ex.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                (loads.append(node.id) if isinstance(node.ctx, ast.Load) else stores.add(node.id))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                stores.update((a.asname or a.name).split(".")[0] for a in node.names)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                stores.add(node.name)
+            elif isinstance(node, ast.arg):
+                stores.add(node.arg)
+    return [n for n in dict.fromkeys(loads) if n not in stores and n not in _BUILTIN_NAMES]
+
+
+def _run_doctest(test: dict, resolver: Resolver, support: dict) -> tuple[bool, str, bool]:
+    """Otter's OK-format case: doctest examples run with verbose doctest rules; passed iff none failed."""
+    source = test["source"]
+    examples = [e for e in doctest.DocTestParser().parse(source, test["name"]) if isinstance(e, doctest.Example)]
+    try:
+        found = resolver.resolve(doctest_free_names(examples))
+    except Unsendable as exc:
+        return False, str(exc), True
+    except StudentCallError as exc:
+        return False, _failure_message(exc, "", source), False
+    globs = {k: v for k, v in found.items() if v is not _MISSING}
+    globs["__builtins__"] = _test_builtins(support, resolver)
+    globs["__name__"] = "mfdl_doctest"
+    case = doctest.DocTest(examples, globs, test["name"], None, None, source)
+    runner = doctest.DocTestRunner(verbose=True)
+    transcript = io.StringIO()
+    with contextlib.redirect_stdout(transcript), contextlib.redirect_stderr(transcript):
+        runner.run(case, clear_globs=False)
+    if runner.failures == 0:
+        return True, "", False
+    return False, transcript.getvalue()[-8000:], False
+
+
+def run_test(question: str, test: dict, *, side, support: dict, trusted_modules: set[str], test_timeout: float,
+             notebook_deadline: float) -> TestOutcome:
+    """Run one test of the manifest. `side` reaches the student's kernel (call_printing, describe);
+    `support` maps importable names to the build's trusted modules."""
     start = time.monotonic()
-    outcome = TestOutcome(question=question, test=test["name"], description=test["description"],
-                          hidden=test["hidden"], points=test["points"], score=0.0, passed=False)
+    outcome = TestOutcome(question=question, test=test["name"], description=test.get("description") or test["name"],
+                          hidden=bool(test["hidden"]), points=float(test["points"]), score=0.0, passed=False)
     deadline = min(start + test_timeout, notebook_deadline)
     if deadline <= start:
         outcome.message = "not run: the time limit for the whole notebook was reached"
         return outcome
-    func = compile_test(test["source"], test["name"])
-    args = test_arguments(test["params"], checker=checker, remote=RemoteCode, reference=reference,
-                          student=lambda name: StudentFunction(name, caller, deadline), submitted_file=submitted_file)
-    try:
-        func(*args)
-        outcome.passed, outcome.score = True, test["points"]
-    except TestFailure as exc:
-        outcome.message = str(exc)
-    except StudentCallError as exc:
-        outcome.message = {
-            "missing": f"{exc}",
-            "error": f"your code raised an error: {exc}",
-            "timeout": f"{exc} (an infinite loop, or far too slow)",
-            "died": f"{exc} (it exited or crashed the Python process)",
-            "output_limit": f"{exc}",
-            "unsendable": f"{exc}",
-        }.get(exc.kind, str(exc))
-    except (TypeError, ValueError, IndexError, KeyError, AttributeError, ArithmeticError) as exc:
-        # The test could not read the student's result (wrong structure or type).
-        outcome.message = f"the result has an unexpected structure or type ({type(exc).__name__}: {exc})"
+    resolver = Resolver(side, deadline, trusted_modules, support)
+    runner = _run_doctest if test.get("kind") == "doctest" else _run_function_test
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):  # test prints stay off the console
+        passed, message, outcome.cannot_cross = runner(test, resolver, support)
+    outcome.passed = passed
+    outcome.score = outcome.points if passed else 0.0
+    if passed:
+        outcome.message = test.get("success_message") or ""
+    else:
+        custom = test.get("failure_message")
+        outcome.message = f"{custom}\n{message}".strip() if custom else message
     outcome.seconds = time.monotonic() - start
     return outcome

@@ -113,6 +113,14 @@ def judge(case: Case, record: dict) -> tuple[bool, str]:
     return ok, detail
 
 
+def folder_files(folder: Path, skip: str | None = None) -> dict:
+    """{relative path: bytes} of every file under `folder` (none if it does not exist)."""
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts and p.relative_to(folder).as_posix() != skip}
+
+
 def run_notebook_plain(nb, notebook_name: str, timeout: float = 120, files: dict | None = None) -> tuple[list[str], list[str]]:
     """Execute a notebook as a student would (plain kernel, package importable, `files` next to it; cells
     tagged otter_ignore skipped); return the cells' errors and the self-check cells that did not report success."""
@@ -123,6 +131,7 @@ def run_notebook_plain(nb, notebook_name: str, timeout: float = 120, files: dict
         nb = copy.deepcopy(nb)
         nb.cells = [c for c in nb.cells if IGNORE_TAG not in c.metadata.get("tags", [])]
         for name, data in (files or {}).items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp / name).write_bytes(data)
         path = tmp / notebook_name
         nbformat.write(nb, str(path))
@@ -138,9 +147,9 @@ def run_notebook_plain(nb, notebook_name: str, timeout: float = 120, files: dict
                     errors.append(f"cell {i}: {out.get('ename')}: {out.get('evalue')}")
         failed_checks = []
         for i, cell in enumerate(nb.cells):
-            if "mfdl-check" in cell.metadata.get("tags", []):
+            if cell.cell_type == "code" and cell.source.strip().startswith("grader.check("):  # Otter's check cells
                 text = "".join(o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []))
-                if "All public tests passed" not in text:
+                if "All test cases passed" not in text:
                     failed_checks.append(f"cell {i}: {text.strip()[:300]}")
         return errors, failed_checks
     finally:
@@ -170,6 +179,13 @@ def validate(ps, console=None, *, plain_run: bool = True) -> bool:
             all_ok &= ok
             rows.append((case.name, ok, f"{rec['total']:g}/{rec['possible']:g}", detail))
             say(f"  [{'ok' if ok else 'FAIL'}] {case.name}: {rec['total']:g}/{rec['possible']:g}, {detail}")
+            if case.kind == "reference":
+                # Tests that need a value the plain-data channel cannot carry can never pass: name them.
+                for t in rec["tests"]:
+                    if t.get("cannot_cross"):
+                        all_ok = False
+                        say(f"  [FAIL] {t['question']}/{t['test']} needs a value that cannot cross from the "
+                            f"notebook: {t['message'][:300]}")
             if not ok:
                 for t in rec["tests"]:
                     if (case.kind in ("reference", "variant") and not t["passed"]) or case.kind == "stub" and t["passed"]:
@@ -180,13 +196,16 @@ def validate(ps, console=None, *, plain_run: bool = True) -> bool:
         factory.close()
     if plain_run:
         stub = nbformat.read(str(ps.assignment_dir / ps.notebook), as_version=4)
-        errors, _ = run_notebook_plain(stub, ps.notebook)
+        released = folder_files(ps.assignment_dir, skip=ps.notebook)  # support files handed out with it
+        errors, _ = run_notebook_plain(stub, ps.notebook, files=released)
         ok = not errors
         all_ok &= ok
         say(f"  [{'ok' if ok else 'FAIL'}] the released stub runs top to bottom in Jupyter"
             + ("" if ok else f": {errors}"))
         ref = nbformat.read(str(ps.autograder_dir / "reference.ipynb"), as_version=4)
-        errors, failed = run_notebook_plain(ref, ps.notebook, files=cases[0].files)
+        # Otter's autograder notebook (all tests, hidden too) beside the released and autograder-only files.
+        support = folder_files(ps.autograder_dir / "support")
+        errors, failed = run_notebook_plain(ref, ps.notebook, files={**released, **support, **cases[0].files})
         ok = not errors and not failed
         all_ok &= ok
         say(f"  [{'ok' if ok else 'FAIL'}] the reference passes its own self-checks in Jupyter"

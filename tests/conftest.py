@@ -17,6 +17,19 @@ REPO = Path(__file__).resolve().parent.parent
 CANARY = "SECRET-CANARY-HIDDEN-TEST"  # appears only in the tiny set's hidden test (and its master notebook)
 
 
+def load_set_module(folder: str, name: str):
+    """A problem set's support module (solutions/<folder>/<name>.py, shipped with its notebook), imported by path."""
+    import importlib.util
+    import sys
+    key = f"_set_{folder}_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, REPO / "solutions" / folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
+
+
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tinyset")

@@ -1,4 +1,4 @@
-"""Checks of the trusted Cole-Hopf solution of the Burgers benchmark (autograder/burgers_exact.py)."""
+"""Checks of the trusted Cole-Hopf solution of the Burgers benchmark (autograder/mfdl_checks/burgers_exact.py)."""
 from __future__ import annotations
 
 import time

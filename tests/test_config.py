@@ -1,4 +1,5 @@
-"""grader_config.yaml: the repository's config loads; typos and missing keys are errors that name the key."""
+"""grader_config.yaml and each set's checks.yaml: the repository's config loads; typos and missing keys are errors
+that name the key."""
 import pytest
 import yaml
 
@@ -12,24 +13,37 @@ def test_repository_config_loads():
     assert cfg.problem_set("ps1_backprop") is ps
 
 
+def test_checks_live_beside_each_master():
+    for ps in load_config().problem_sets.values():
+        assert (ps.solutions_dir / "checks.yaml").is_file() and ps.checks, ps.key
+
+
 def _write(tmp_path, data):
+    """data: the grader_config mapping, plus the set's checks under the pseudo-key '_checks' (-> checks.yaml)."""
+    data = dict(data)
+    checks = data.pop("_checks", None)
     p = tmp_path / "grader_config.yaml"
     p.write_text(yaml.safe_dump(data))
+    if checks is not None:
+        (tmp_path / "solutions" / "f").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "solutions" / "f" / "checks.yaml").write_text(yaml.safe_dump(checks))
     return p
 
 
-BASE = {"problem_sets": {"ps1": {"title": "t", "folder": "f", "notebook": "n.ipynb",
-                                 "checks": {"analytic": {"rule": "higham_rounding", "input_roundings": 1}}}}}
+BASE = {"problem_sets": {"ps1": {"title": "t", "folder": "f", "notebook": "n.ipynb"}},
+        "_checks": {"analytic": {"rule": "higham_rounding", "input_roundings": 1}}}
 
 
 @pytest.mark.parametrize("mutate, words", [
-    (lambda c: c["problem_sets"]["ps1"]["checks"]["analytic"].update(input_rounding=1), "'input_rounding'"),
-    (lambda c: c["problem_sets"]["ps1"]["checks"]["analytic"].update(rule="higham_rouding"), "higham_rounding"),
+    (lambda c: c["_checks"]["analytic"].update(input_rounding=1), "'input_rounding'"),
+    (lambda c: c["_checks"]["analytic"].update(rule="higham_rouding"), "higham_rounding"),
+    (lambda c: c["_checks"]["analytic"].update(input_rounding=1), "solutions/f/checks.yaml"),
+    (lambda c: c["problem_sets"]["ps1"].update(checks={}), "checks.yaml"),
     (lambda c: c["problem_sets"]["ps1"].pop("notebook"), "missing required key 'notebook'"),
     (lambda c: c["problem_sets"]["ps1"].update(limts={}), "did you mean 'limits'"),
     (lambda c: c["problem_sets"]["ps1"].update(limits={"memory_mb": -1}), "memory_mb"),
     (lambda c: c["problem_sets"]["ps1"].update(limits={"memroy_mb": 10}), "did you mean 'memory_mb'"),
-    (lambda c: c["problem_sets"]["ps1"]["checks"].update(fd={"step": 1e-5}), "missing required key 'rule'"),
+    (lambda c: c["_checks"].update(fd={"step": 1e-5}), "missing required key 'rule'"),
     (lambda c: c.update(problem_set={}), "problem_set"),
 ])
 def test_bad_keys_are_named(tmp_path, mutate, words):

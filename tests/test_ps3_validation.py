@@ -1,17 +1,20 @@
 """`mfdl validate ps3` in CI: the reference earns 100%, every correct variant too, the released stub earns 0,
 every catalogued bug loses exactly the points of the questions it breaks, and the student notebook runs in
 plain Jupyter (self-checks and export included). Also: the exact fixtures behind PS3's hidden tests reproduce
-the published values, and the calibrated envelopes in grader_config.yaml match the calibration file."""
+the published values, and the calibrated envelopes in checks.yaml match the calibration file."""
 import json
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from autograder import rl_fixtures as fx
 from autograder.config import load_config
 
+from conftest import load_set_module
+
 from conftest import mutants_caught, validation_report
+
+fx = load_set_module("ps3_qlearning", "rl_fixtures")
 
 
 def test_validate_ps3():

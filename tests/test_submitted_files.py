@@ -12,6 +12,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from pathlib import Path
+
+import autograder.mfdl_checks as mfdl_checks
 from autograder.authoring import AuthoringError, parse_master, write_outputs
 from autograder.batch import BatchGrader
 from autograder.config import load_config
@@ -30,9 +33,8 @@ problem_sets:
     folder: withfiles
     notebook: withfiles.ipynb
     preload: [numpy]
-    checks:
-      analytic: {rule: higham_rounding, input_roundings: 1}
 """
+CHECKS = "analytic: {rule: higham_rounding, input_roundings: 1}\n"
 
 TRAIN = ("# Train (slow), then save the result: the grader grades answer.json and never runs this cell\n"
          "import json\nwith open('answer.json', 'w') as fh:\n    json.dump({'value': solve()}, fh)")
@@ -44,20 +46,24 @@ def _master(files_line: str = "  files: [answer.json]\n"):
     train.metadata["tags"] = ["otter_ignore"]
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        raw("# ASSIGNMENT CONFIG\nname: withfiles\nexport_cell:\n  pdf: false\n" + files_line),
+        raw("# ASSIGNMENT CONFIG\nname: withfiles\ntests:\n  ok_format: false\nfiles: [mfdl_checks, checks.yaml]\n"
+            "export_cell:\n  pdf: false\n" + files_line),
         code("import numpy as np"),
         raw("# BEGIN QUESTION\nname: q1\npoints: 1"),
+        raw("# BEGIN SOLUTION"),
         code("def solve():\n    # BEGIN SOLUTION\n    return 42\n    # END SOLUTION"),
+        raw("# END SOLUTION"),
         raw("# BEGIN TESTS"),
         code('""" # BEGIN TEST CONFIG\npoints: 1\n""" # END TEST CONFIG\n'
-             'def test_solve(solve, check, np):\n    """solve() is 42"""\n'
+             'def test_solve(solve):\n    """solve() is 42"""\n    from mfdl_checks import check\n'
              '    check.true(solve() == 42, "solve() should return 42")'),
         raw("# END TESTS"), raw("# END QUESTION"),
         raw("# BEGIN QUESTION\nname: q2\npoints: 2"),
         train,
         raw("# BEGIN TESTS"),
         code('""" # BEGIN TEST CONFIG\npoints: 2\n""" # END TEST CONFIG\n'
-             'def test_saved_answer(submitted_file, check, np):\n    """answer.json holds the value 42"""\n'
+             'def test_saved_answer():\n    """answer.json holds the value 42"""\n'
+             '    from mfdl_checks import check, submitted_file\n'
              '    data = submitted_file("answer.json")\n'
              '    check.true(isinstance(data, dict) and data.get("value") == 42, f"answer.json holds {data!r}")'),
         raw("# END TESTS"), raw("# END QUESTION"),
@@ -70,6 +76,8 @@ def ps(tmp_path_factory):
     root = tmp_path_factory.mktemp("withfiles")
     (root / "grader_config.yaml").write_text(CONFIG)
     (root / "solutions" / "withfiles").mkdir(parents=True)
+    (root / "solutions" / "withfiles" / "checks.yaml").write_text(CHECKS)
+    (root / "solutions" / "withfiles" / "mfdl_checks").symlink_to(Path(mfdl_checks.__file__).parent)
     nbformat.write(_master(), str(root / "solutions" / "withfiles" / "withfiles.ipynb"))
     ps = load_config(root / "grader_config.yaml").problem_set("files")
     write_outputs(parse_master(ps.master_path), ps)
@@ -191,38 +199,46 @@ def test_authoring_rejects_file_names_with_folders(tmp_path):
         parse_master(path)
 
 
+def _student_folder(tmp_path, ps):
+    """The released folder as a student has it (notebook + support files)."""
+    folder = tmp_path / "student"
+    shutil.copytree(ps.assignment_dir, folder)
+    return folder
+
+
 def test_student_checks_the_saved_file_and_export_zips_it(tmp_path, ps, ag, kernels):
     """The student runs everything (the training cell too), self-checks pass, and the exported zip grades full."""
-    path = tmp_path / ps.notebook
-    shutil.copy(ps.autograder_dir / "reference.ipynb", path)
-    nb = nbformat.read(str(path), as_version=4)
+    folder = _student_folder(tmp_path, ps)
+    nb = nbformat.read(str(ps.autograder_dir / "reference.ipynb"), as_version=4)
+    nb.metadata["otter"] = nbformat.read(str(ps.assignment_dir / ps.notebook), as_version=4).metadata["otter"]
+    path = folder / ps.notebook
+    nbformat.write(nb, str(path))
+    tmp_path = folder
     NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
     checks = ["".join(o.get("data", {}).get("text/plain", "") for o in c.get("outputs", []))
-              for c in nb.cells if "mfdl-check" in c.metadata.get("tags", [])]
-    assert len(checks) == 2 and all("All public tests passed" in c for c in checks)
+              for c in nb.cells if c.cell_type == "code" and c.source.startswith("grader.check(")]
+    assert len(checks) == 2 and all("All test cases passed" in c for c in checks), checks
     (zpath,) = tmp_path.glob("withfiles_*.zip")
     with zipfile.ZipFile(zpath) as zf:
-        assert sorted(zf.namelist()) == ["answer.json", "withfiles.ipynb"]
+        assert {"answer.json", "withfiles.ipynb"} <= set(zf.namelist())  # and Otter's log, never read
     data, files = read_submission(zpath, ps.notebook, ag.submission_files)
     assert scores(grade_bytes(data, ag, kernels, files)) == {"q1": 1.0, "q2": 2.0}
 
 
-def test_student_export_warns_when_the_file_is_missing(tmp_path, ps):
+def test_student_export_fails_when_the_file_is_missing(tmp_path, ps):
+    """Stock Otter's export stops on a declared file that does not exist, naming it."""
+    tmp_path = _student_folder(tmp_path, ps)
     path = tmp_path / ps.notebook
-    shutil.copy(ps.assignment_dir / ps.notebook, path)
     nb = nbformat.read(str(path), as_version=4)
     nb.cells = [c for c in nb.cells if "otter_ignore" not in c.metadata.get("tags", [])]  # never trained
     NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
-    export = [c for c in nb.cells if "mfdl-export" in c.metadata.get("tags", [])][0]
-    text = "".join(o.get("text", "") for o in export.outputs)
-    assert "WARNING: answer.json does not exist yet" in text
-    (zpath,) = tmp_path.glob("withfiles_*.zip")
-    with zipfile.ZipFile(zpath) as zf:
-        assert zf.namelist() == ["withfiles.ipynb"]
+    export = [c for c in nb.cells if c.cell_type == "code" and "grader.export(" in c.source][0]
+    errors = [o for o in export.outputs if o.get("output_type") == "error"]
+    assert errors and errors[0]["ename"] == "FileNotFoundError" and "answer.json" in errors[0]["evalue"]
 
 
 def test_batch_grades_zips_with_files(tmp_path, ps):

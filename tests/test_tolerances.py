@@ -6,6 +6,7 @@ import pytest
 
 from autograder.checks import Checker, TestFailure
 from autograder.tolerances import CentralDifference, HighamRounding, Hoeffding, gamma, unit_roundoff
+from conftest import load_set_module
 
 # A product of two converted inputs carries two input roundings (one per factor).
 CHECK = Checker({"analytic": HighamRounding(input_roundings=2), "finite_difference": CentralDifference(step=1e-5),
@@ -214,7 +215,7 @@ def test_linear_solve_bound_holds_and_catches_a_wrong_system(dtype, gamma):
     rng = np.random.default_rng(int(gamma * 100))
     for n in (3, 12):
         A, b = _random_policy_system(rng, n, gamma)
-        exact = __import__("autograder.rl_fixtures", fromlist=["solve_exact"]).solve_exact(
+        exact = load_set_module("ps3_qlearning", "rl_fixtures").solve_exact(
             [[Fraction(float(v)) for v in row] for row in A], [Fraction(float(v)) for v in b])
         student = np.linalg.solve(A.astype(dtype), b.astype(dtype))
         PS3.solve(student, exact, A, what="V", ops=2, rhs_magnitude=np.abs(b))
@@ -225,7 +226,7 @@ def test_linear_solve_bound_holds_and_catches_a_wrong_system(dtype, gamma):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_value_iteration_guarantees_and_counts(dtype):
-    from autograder import rl_fixtures as fx
+    fx = load_set_module("ps3_qlearning", "rl_fixtures")
     rng = np.random.default_rng(3)
     S, A, gamma = 8, 3, 0.9
     P = rng.random((S, A, S)) ** 3

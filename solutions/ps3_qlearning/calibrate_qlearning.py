@@ -1,13 +1,13 @@
-"""Recompute the calibrated envelopes of problem set 3's Q-learning tests (check `qlearning` in grader_config.yaml).
+"""Recompute the calibrated envelopes of problem set 3's Q-learning tests (check `qlearning` in checks.yaml).
 
     .venv/bin/python solutions/ps3_qlearning/calibrate_qlearning.py [--runs 1000] [--jobs 2] [--out calibration.json]
 
 For every configuration below it runs the REFERENCE `q_learning_sync` of the master notebook on FrozenLake 4x4
 (slippery, gamma = 0.9) with seeds 1000000 .. 1000000 + runs - 1 (the tests use seeds 1..5, so calibration and test
 draws are independent) and records X = ||Q_T - Q*||_inf, Q* computed exactly (rational policy iteration,
-autograder/rl_fixtures.py). The envelope of a configuration is [min X, max X] over the runs.
+solutions/ps3_qlearning/rl_fixtures.py). The envelope of a configuration is [min X, max X] over the runs.
 
-Why min and max (rule `calibrated_envelope`, autograder/tolerances.py): if a student's R = 5 runs and the N
+Why min and max (rule `calibrated_envelope`, autograder/mfdl_checks/tolerances.py): if a student's R = 5 runs and the N
 calibration runs are i.i.d., every ordering of the N + R values is equally likely, so P(at least 3 of the 5 student
 runs exceed the calibration maximum) = C(5,3) / C(N+5,3), and the same below the minimum; for N = 1000 the two sides
 together give 1.19e-7 per envelope check, over the randomness of both calibration and test. The script prints that,
@@ -27,8 +27,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
+sys.path.insert(0, str(HERE))  # rl_fixtures.py lives beside this script (shipped with the notebook)
 
-from autograder import rl_fixtures as fx  # noqa: E402
+import rl_fixtures as fx  # noqa: E402
 from autograder.authoring import parse_master, reference_source  # noqa: E402
 
 GAMMA = 0.9
@@ -100,7 +101,7 @@ def main() -> None:
               f"max {q['1.0']:.5f}")
     print(f"  median decay from T = 1000 to 10000 (rescaled): {summary['median_decay_rescaled_T1000_to_T10000']:.2f}"
           " (1/sqrt(T) would give 3.16)")
-    print("\ngrader_config.yaml, problem_sets.ps3.checks.qlearning.envelopes:")
+    print("\nsolutions/ps3_qlearning/checks.yaml, qlearning.envelopes:")
     for name, c in summary["configs"].items():
         lo, hi = c["envelope"]
         print(f"        {name}: [{lo:.6g}, {hi:.6g}]")

@@ -5,8 +5,8 @@ Usage (from the repository root):  OMP_NUM_THREADS=1 .venv/bin/python solutions/
 Trains train_burgers(seed) of the reference notebook for seeds 0..K-1 (at most 2 processes at a time, one thread
 each), plus two realistically bad models for the bug catalogue: seed 0 after the Adam phase only (no L-BFGS),
 and seed 0 trained without the initial-condition loss term. Every model is written as JSON to models/ and read
-back and scored by the grader's own rule (burgers_calibrated as configured in grader_config.yaml: relative L2
-error against the exact Cole-Hopf solution on Raissi's 256 x 100 grid, autograder/burgers_exact.py). Seed 0 is
+back and scored by the grader's own rule (burgers_calibrated as configured in checks.yaml: relative L2
+error against the exact Cole-Hopf solution on Raissi's 256 x 100 grid, autograder/mfdl_checks/burgers_exact.py). Seed 0 is
 the reference's submitted file models/burgers_model.json. Prints a table (seed, seconds, error) and the min /
 median / max error.
 """

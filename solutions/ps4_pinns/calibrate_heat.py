@@ -11,7 +11,7 @@ so ||w0(t)|| <= sqrt(||w0(0)||^2 + ||F||^2_{L2(Q)} / (2 a pi^2)) <= ||w0(0)|| + 
 with ||l(t)||^2 = (g0^2 + g0 g1 + g1^2) / 3 and w0(x, 0) = v(x, 0) - sin(pi x) - l(x, 0).
 
 The numbers are the grader's own: autograder.tolerances.HeatCertificate (tensor-product composite Gauss-Legendre
-rule, checked against twice the panels) with the parameters of grader_config.yaml.
+rule, checked against twice the panels) with the parameters of checks.yaml.
 
 Usage: OMP_NUM_THREADS=1 python calibrate_heat.py [K] [--procs 2] [--no-bad] [--adam N --lbfgs N]
 """
@@ -61,7 +61,7 @@ def loss_without_initial(ns):
 
 
 def certificate(net) -> dict:
-    """The grader's own numbers for this network: rule heat_certificate as configured in grader_config.yaml."""
+    """The grader's own numbers for this network: rule heat_certificate as configured in checks.yaml."""
     from autograder.config import load_config
     rule = load_config(ROOT / "grader_config.yaml").problem_set("ps4").checks["heat_certificate"]
     c = rule.evaluate(net, A)
@@ -119,7 +119,7 @@ def main():
     assert all(v.dtype == np.float64 for v in p1.values())
 
     MODELS.mkdir(exist_ok=True)
-    print(f"rule heat_certificate of grader_config.yaml; a = {A}; {len(specs)} runs, {args.procs} processes", flush=True)
+    print(f"rule heat_certificate of checks.yaml; a = {A}; {len(specs)} runs, {args.procs} processes", flush=True)
     print(HEADER, flush=True)
     results = []
     with mp.get_context("spawn").Pool(min(args.procs, 2)) as pool:

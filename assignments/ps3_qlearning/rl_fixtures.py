@@ -1,5 +1,6 @@
-"""Trusted-side fixtures for problem set 3 (value iteration and Q-learning): MDPs as arrays, and their exact
-solutions in rational arithmetic.
+"""Fixtures for problem set 3 (value iteration and Q-learning): MDPs as arrays, and their exact solutions in
+rational arithmetic. Shipped with the notebook (`files` of its ASSIGNMENT CONFIG, so stock Otter has it too);
+the tests import it as `import rl_fixtures` (numpy and the standard library only).
 
 An MDP is three arrays: `P` of shape (S, A, S) with P[s, a, s'] the probability of moving from s to s' under
 action a, `R` of shape (S, A) with the expected immediate reward, and a boolean `terminal` of shape (S,).
