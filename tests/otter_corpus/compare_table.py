@@ -54,7 +54,8 @@ def table(otter_only: bool) -> str:
             try:
                 ours = mfdl_scores(master)
             except Exception as exc:  # the table still shows Otter's side and why ours is missing
-                why = f"error: {str(exc).strip()[:100]}".replace("|", "/")
+                msg = str(exc).strip()
+                why = (msg if msg.startswith("error:") else f"error: {msg}")[:120].replace("|", "/")
         maxima = data["max_points"][master.name]
         for kind, scores in data["scores"][master.name].items():
             row = [master.name, kind, ", ".join(f"{q} {_fmt(s)}/{_fmt(maxima[q])}" for q, s in scores.items())]
