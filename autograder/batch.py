@@ -67,7 +67,7 @@ def _init_worker(spec: tuple, slots, backend: str, image) -> None:
 def _grade_one(path: str) -> dict:
     ag, factory = _worker["ag"], _worker["factory"]
     try:
-        data, files = read_submission(Path(path), _worker["notebook"], ag.submission_files)
+        data, files = read_submission(Path(path), _worker["notebook"], ag.files_from_student)
     except InvalidSubmission as exc:
         return zero_record(ag, str(exc))
     return grade_bytes(data, ag, factory, files)

@@ -14,7 +14,7 @@ import nbformat
 
 from .authoring import IGNORE_TAG
 from .mfdl_checks.checker import checker_from_specs
-from .kernel import KernelDied, SandboxedKernel, StudentCallError, call_function_printing, describe_names
+from .kernel import KernelDied, SandboxedKernel, StudentCallError, call_function_printing, describe_names, next_item
 from .sandbox import Limits
 from .mfdl_checks.submitted_files import SubmittedFiles
 from .testrun import imported_modules, load_reference, run_test
@@ -70,8 +70,14 @@ class Autograder:
 
     @property
     def submission_files(self) -> list:
-        """Files the student submits with the notebook (the master's `export_cell: files`)."""
+        """Files the student submits with the notebook (the master's `export_cell: files`), read by tests."""
         return list(self.manifest.get("submission_files", []))
+
+    @property
+    def files_from_student(self) -> list:
+        """Every file taken from a submission: the declared ones and Otter's `student_files` (e.g. a helper
+        module the student's notebook imports). All of them are placed beside the notebook in the sandbox."""
+        return list(dict.fromkeys(self.submission_files + list(self.manifest.get("student_files", []))))
 
     @classmethod
     def _build(cls, name, manifest_text, ref_text, limits: Limits, preload, files, build_dir: Path | None = None
@@ -80,7 +86,7 @@ class Autograder:
         h = hashlib.sha256()
         for part in (manifest_text, ref_text, json.dumps(manifest.get("checks", {}), sort_keys=True), repr(limits)):
             h.update(part.encode())
-        reference = load_reference(ref_text)
+        reference = load_reference(ref_text, build_dir / "files" if build_dir is not None else None)
         test_sources = [t["source"] for q in manifest["questions"] for t in q["tests"]]
         return cls(name=name, manifest=manifest, reference=reference, limits=limits, preload=list(preload),
                    files=files, fingerprint=h.hexdigest()[:16],
@@ -214,6 +220,7 @@ class Session:
     restarts: int = 0
     issues: list = field(default_factory=list)
     agent_ready: bool = False
+    files: dict = field(default_factory=dict)  # {name: bytes} the submission brought (placed in the sandbox)
     peak_memory_bytes: int = 0  # largest peak over this submission's kernels (restarts included)
 
     def remaining(self) -> float:
@@ -228,6 +235,7 @@ class Session:
         self.kill_kernel()
         self.kernel = self.factory.get()
         self.factory.prestart()
+        self.kernel.add_files(self.files)  # the submission's own files, beside the notebook as in Otter
         self.agent_ready = False
         res = self.kernel.execute(GRADING_PRELUDE, 30)
         if res.status != "ok":
@@ -309,6 +317,10 @@ class Session:
     def call(self, name: str, args, kwargs, timeout: float):
         return self.call_printing(name, args, kwargs, timeout)[0]
 
+    def next_item(self, handle: int, timeout: float):
+        """The next item of an iterator kept in the kernel (kernel.IteratorExhausted at its end)."""
+        return self._through_agent(lambda k, t: next_item(k, handle, t), timeout)
+
     def describe(self, names: list, timeout: float) -> dict:
         """What each notebook name is (function, module, plain-data value, unsendable, missing)."""
         return self._through_agent(lambda k, t: describe_names(k, names, t), timeout)
@@ -326,7 +338,8 @@ def grade_notebook(nb, ag: Autograder, factory: KernelFactory, files: dict | Non
     per-question and per-test record (plain JSON-able dict)."""
     limits = ag.limits
     started = time.monotonic()
-    session = Session(factory=factory, limits=limits, deadline=started + limits.notebook_timeout_s)
+    session = Session(factory=factory, limits=limits, deadline=started + limits.notebook_timeout_s,
+                      files={k: v for k, v in (files or {}).items() if k in ag.files_from_student})
     tests_out, questions = [], {}
     submitted = SubmittedFiles(files or {}, ag.submission_files)
     try:

@@ -169,9 +169,9 @@ def main(root: str = "/autograder") -> int:
     try:
         try:
             path = find_submission(submission, settings["notebook"])
-            data, files = read_submission(path, settings["notebook"], ag.submission_files)
+            data, files = read_submission(path, settings["notebook"], ag.files_from_student)
             if path.suffix.lower() != ".zip":  # the notebook uploaded with its files beside it
-                files = read_loose_files(submission, ag.submission_files)
+                files = read_loose_files(submission, ag.files_from_student)
             record = grade_bytes(data, ag, factory, files)
         except InvalidSubmission as exc:
             record = zero_record(ag, str(exc))

@@ -121,6 +121,17 @@ class SandboxedKernel:
         self.client.load_connection_file()
         return self
 
+    def add_files(self, files: dict) -> None:
+        """Place files beside the notebook (the kernel's working folder) after start-up, owned by its uid."""
+        workdir = self.base / "home"
+        for name, data in (files or {}).items():
+            target = workdir / Path(name).name  # plain names only: nothing outside the folder
+            if not Path(name).name or Path(name).name in (".", ".."):
+                continue
+            target.write_bytes(data)
+            if os.geteuid() == 0:
+                os.chown(target, self.uid, self.uid)
+
     def wait_ready(self, timeout: float = 60.0) -> None:
         client = self.client
         client.start_channels()
@@ -273,13 +284,42 @@ def call_function_printing(kernel: SandboxedKernel, name: str, args: tuple, kwar
     payload = plaindata.encode_call_args(args, kwargs)
     reply = _agent_reply(kernel, kernel_agent.call_code(name, payload), name, timeout)
     status = reply.get("status")
+    printed = reply.get("stdout") if isinstance(reply.get("stdout"), str) else ""
+    if status == "ok" and type(reply.get("handle")) is int:
+        return IteratorHandle(reply["handle"], str(reply.get("type", "iterator"))[:100]), printed[:65536]
     if status == "ok" and isinstance(reply.get("value"), str):
         try:
             value = plaindata.decode(reply["value"])
         except plaindata.PlainDataError as exc:
             raise StudentCallError("malformed", f"{name} returned data that cannot be read: {exc}") from None
-        printed = reply.get("stdout")
-        return value, printed[:65536] if isinstance(printed, str) else ""
+        return value, printed[:65536]
+    message = reply.get("message") if isinstance(reply.get("message"), str) else "unknown failure"
+    raise StudentCallError(status if status in ("missing", "error", "unsendable") else "malformed", message[:2000])
+
+
+@dataclass(frozen=True)
+class IteratorHandle:
+    """An iterator kept in the student's kernel (e.g. a generator a student function returned): the trusted
+    side steps it with `next_item`, receiving one plain-data item at a time."""
+    handle: int
+    type_name: str
+
+
+class IteratorExhausted(Exception):
+    pass
+
+
+def next_item(kernel: SandboxedKernel, handle: int, timeout: float):
+    """The next item of a kept iterator (plain data); IteratorExhausted at its end."""
+    reply = _agent_reply(kernel, kernel_agent.step_code(handle), "next() of your iterator", timeout)
+    status = reply.get("status")
+    if status == "stop":
+        raise IteratorExhausted()
+    if status == "ok" and isinstance(reply.get("value"), str):
+        try:
+            return plaindata.decode(reply["value"])
+        except plaindata.PlainDataError as exc:
+            raise StudentCallError("malformed", f"your iterator yielded data that cannot be read: {exc}") from None
     message = reply.get("message") if isinstance(reply.get("message"), str) else "unknown failure"
     raise StudentCallError(status if status in ("missing", "error", "unsendable") else "malformed", message[:2000])
 
@@ -304,6 +344,8 @@ def describe_names(kernel: SandboxedKernel, names: list[str], timeout: float) ->
             out[name] = {"kind": "module", "module": entry["module"]}
         elif kind in ("function", "missing"):
             out[name] = {"kind": kind}
+        elif kind == "iterator" and type(entry.get("handle")) is int:
+            out[name] = {"kind": "value", "value": IteratorHandle(entry["handle"], str(entry.get("type", "iterator"))[:100])}
         elif kind == "unsendable":
             out[name] = {"kind": kind, "type": str(entry.get("type", "?"))[:100],
                          "message": str(entry.get("message", ""))[:500]}

@@ -68,6 +68,31 @@ def _mfdl_install(plaindata_source):
             obj = getattr(obj, part)
         return obj
 
+    handles = {}  # iterators (e.g. a generator a student function returned), stepped one plain item at a time
+
+    def _handle(obj):
+        handles[len(handles) + 1] = obj
+        return len(handles)
+
+    def step(handle):
+        """next() of a kept iterator: the item as plain data, or `stop`."""
+        it = handles.get(handle)
+        if it is None:
+            _publish({"status": "missing", "message": "this iterator no longer exists (the kernel restarted)"})
+            return
+        try:
+            item = next(it)
+        except StopIteration:
+            _publish({"status": "stop"})
+            return
+        except Exception as exc:
+            _publish({"status": "error", "message": f"{type(exc).__name__}: {exc}"[:2000]})
+            return
+        try:
+            _publish({"status": "ok", "value": codec.encode(item)})
+        except Exception as exc:
+            _publish({"status": "unsendable", "message": f"the iterator yielded a value that cannot be graded: {exc}"[:2000]})
+
     def describe(payload):
         """What each name is in the student's namespace: missing, a module (its name), something callable
         (called through `call`), or a value sent back as plain data (or why it cannot be)."""
@@ -83,6 +108,8 @@ def _mfdl_install(plaindata_source):
                 out[name] = {"kind": "module", "module": str(obj.__name__)}
             elif callable(obj):
                 out[name] = {"kind": "function", "type": type(obj).__name__}
+            elif hasattr(obj, "__next__") and hasattr(obj, "__iter__"):
+                out[name] = {"kind": "iterator", "handle": _handle(obj), "type": type(obj).__name__}
             else:
                 try:
                     out[name] = {"kind": "value", "value": codec.encode(obj)}
@@ -107,6 +134,10 @@ def _mfdl_install(plaindata_source):
             _publish({"status": "error", "message": f"{type(exc).__name__}: {exc}"[:2000],
                       "traceback": "".join(tb[-6:])[-4000:]})
             return
+        if hasattr(result, "__next__") and hasattr(result, "__iter__"):  # a generator: kept here, stepped on demand
+            _publish({"status": "ok", "handle": _handle(result), "type": type(result).__name__,
+                      "stdout": "".join(printed.kept)})
+            return
         try:
             text = codec.encode(result)
         except Exception as exc:
@@ -117,6 +148,7 @@ def _mfdl_install(plaindata_source):
 
     agent.call = call
     agent.describe = describe
+    agent.step = step
     sys.modules["_mfdl_agent"] = agent
 
 _mfdl_install(_MFDL_PLAINDATA_SOURCE)
@@ -133,6 +165,10 @@ def install_code() -> str:
 
 def call_code(name: str, payload: str) -> str:
     return f"__import__('_mfdl_agent').call({name!r}, {payload!r})"
+
+
+def step_code(handle: int) -> str:
+    return f"__import__('_mfdl_agent').step({int(handle)})"
 
 
 def describe_code(names: list[str]) -> str:

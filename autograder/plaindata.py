@@ -7,6 +7,8 @@ Only these values cross the boundary, as JSON text:
     tuple                                                    -> {"__tuple__": [...]}
     dict with str keys                                       -> {"__dict__": [[key, value], ...]}
     numpy array / numpy scalar / torch tensor                -> {"__ndarray__": [dtype, shape, base64 bytes]}
+    pandas Series / DataFrame (plain columns)                -> {"__series__": [name, index, values]},
+                                                                {"__frame__": [columns, index, [values, ...]]}
 
 The decoder rebuilds nothing but those types, checks every dtype against a whitelist of plain numeric kinds
 (never object dtype), checks that shape and byte count agree, and enforces caps on payload size and
@@ -54,6 +56,8 @@ def _encode(obj, depth):
                 raise PlainDataError(f"dict keys must be strings, got {type(k).__name__}")
             items.append([k, _encode(v, depth + 1)])
         return {"__dict__": items}
+    if type(obj).__module__.startswith("pandas") and type(obj).__name__ in ("Series", "DataFrame"):
+        return _encode_pandas(obj, depth)
     if type(obj).__name__ == "Tensor" and hasattr(obj, "detach"):  # torch tensor -> numpy, no torch import needed
         obj = obj.detach().cpu().numpy()
     if isinstance(obj, np.generic) and not isinstance(obj, np.ndarray):
@@ -67,6 +71,43 @@ def _encode(obj, depth):
         f"cannot send a value of type {type(obj).__name__}; return numbers, strings, lists, tuples, "
         "dicts with string keys, or numpy arrays"
     )
+
+
+def _column(values, depth):
+    """A pandas column or index: a numeric array as an array, anything else as a list of plain scalars."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in ALLOWED_KINDS:
+        return _encode(arr, depth + 1)
+    return [_encode(v.item() if isinstance(v, np.generic) else v, depth + 1) for v in list(values)]
+
+
+def _encode_pandas(obj, depth):
+    # Without importing pandas: only the data travels (values, index, names); the trusted side rebuilds it.
+    index = _column(obj.index, depth)
+    if type(obj).__name__ == "Series":
+        return {"__series__": [_encode(obj.name, depth + 1), index, _column(obj.to_numpy(), depth)]}
+    columns = [_encode(c, depth + 1) for c in list(obj.columns)]
+    return {"__frame__": [columns, index, [_column(obj[c].to_numpy(), depth) for c in obj.columns]]}
+
+
+def _decode_pandas(tag, body, depth, allow_code):
+    try:
+        import pandas as pd
+    except ImportError:
+        raise PlainDataError("a pandas value arrived, but pandas is not installed here") from None
+    if not isinstance(body, list) or len(body) != 3:
+        raise PlainDataError("malformed pandas value")
+    first, index, values = (_decode(v, depth + 1, allow_code) for v in body)
+    if first is not None and not isinstance(first, (str, int, float, list)):
+        raise PlainDataError("malformed pandas value")
+    try:
+        if tag == "__series__":
+            return pd.Series(values, index=index, name=first)
+        if not isinstance(values, list) or not isinstance(first, list) or len(first) != len(values):
+            raise PlainDataError("malformed pandas frame")
+        return pd.DataFrame(dict(zip(first, values)), index=index, columns=first)
+    except (TypeError, ValueError) as exc:
+        raise PlainDataError(f"malformed pandas value: {exc}") from None
 
 
 def encode(obj) -> str:
@@ -120,6 +161,8 @@ def _decode(node, depth, allow_code):
             return out
         if tag == "__ndarray__":
             return _decode_array(body)
+        if tag in ("__series__", "__frame__"):
+            return _decode_pandas(tag, body, depth, allow_code)
         if tag == "__code__" and allow_code and isinstance(body, str):
             return RemoteCode(body)
     raise PlainDataError("malformed payload")

@@ -77,7 +77,7 @@ def read_submission(path: Path, notebook_name: str | None = None, declared=()) -
         home = str(Path(info.filename).parent)
         files = {}
         for name in declared:
-            found = sorted((i for i in entries if Path(i.filename).name == name),
+            found = sorted((i for i in entries if Path(i.filename).name == Path(name).name),
                            key=lambda i: (str(Path(i.filename).parent) != home, i.filename))
             if found:  # over the cap: kept at MAX_FILE_BYTES + 1 bytes, and the test that reads it says so
                 try:

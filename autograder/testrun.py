@@ -30,7 +30,7 @@ import traceback
 import types
 from dataclasses import asdict, dataclass
 
-from .kernel import StudentCallError
+from .kernel import IteratorExhausted, IteratorHandle, StudentCallError
 
 # Modules a notebook name may stand for and that the grader imports itself (besides those the master imports).
 ALWAYS_TRUSTED_MODULES = frozenset({"numpy", "math", "cmath", "random", "statistics", "fractions", "decimal",
@@ -62,12 +62,21 @@ class ReferenceLoadError(RuntimeError):
     """The master's own code could not be loaded as the reference (one line, for the instructor)."""
 
 
-def load_reference(source: str) -> types.ModuleType:
-    """The master's solution code as a module (`import mfdl_reference as ref` in hidden tests). It runs quietly:
-    what it prints is the master's business, not the TA's console."""
+def load_reference(source: str, files_dir=None) -> types.ModuleType:
+    """The master's solution code as a module (`import mfdl_reference as ref` in hidden tests). It runs quietly
+    (what it prints is the master's business, not the TA's console), in a scratch folder holding a copy of the
+    master's support files (`files_dir`), as the master ran beside them."""
+    import os
+    import shutil
+    import tempfile
     module = types.ModuleType("mfdl_reference")
     sink = io.StringIO()
+    here = os.getcwd()
+    scratch = tempfile.mkdtemp(prefix="mfdl-reference-")
     try:
+        if files_dir is not None and os.path.isdir(files_dir):
+            shutil.copytree(files_dir, scratch, dirs_exist_ok=True)
+        os.chdir(scratch)
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             exec(compile(source, "<reference solution>", "exec"), module.__dict__)
     except ImportError as exc:
@@ -82,6 +91,9 @@ def load_reference(source: str) -> types.ModuleType:
                 break
         raise ReferenceLoadError(f"the master notebook's code raised {type(exc).__name__}: {str(exc)[:300]}{line}; "
                                  "run the master top to bottom to fix it") from None
+    finally:
+        os.chdir(here)
+        shutil.rmtree(scratch, ignore_errors=True)
     return module
 
 
@@ -122,10 +134,37 @@ class StudentFunction:
         value, printed = self._side.call_printing(self._name, args, kwargs, remaining)
         if printed:
             sys.stdout.write(printed)
-        return value
+        return live(value, self._side, self._deadline)
 
     def __repr__(self):
         return f"<student function {self._name}>"
+
+
+class StudentIterator:
+    """An iterator that stays in the student's kernel (a generator): `next()` fetches one plain-data item."""
+
+    def __init__(self, handle: IteratorHandle, side, deadline: float):
+        self._handle, self._side, self._deadline = handle, side, deadline
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise StudentCallError("timeout", "time limit for this test reached while stepping your iterator")
+        try:
+            return self._side.next_item(self._handle.handle, remaining)
+        except IteratorExhausted:
+            raise StopIteration from None
+
+    def __repr__(self):
+        return f"<student {self._handle.type_name}>"
+
+
+def live(value, side, deadline: float):
+    """A value from the kernel as the test uses it: iterator handles become StudentIterators."""
+    return StudentIterator(value, side, deadline) if isinstance(value, IteratorHandle) else value
 
 
 class StudentModule:
@@ -186,7 +225,7 @@ class Resolver:
             if kind == "function":
                 out[name] = StudentFunction(name, self.side, self.deadline)
             elif kind == "value":
-                out[name] = entry["value"]
+                out[name] = live(entry["value"], self.side, self.deadline)
             elif kind == "module":
                 out[name] = self._trusted_module(shown, entry["module"])
             elif kind == "unsendable":
@@ -297,24 +336,65 @@ class _LazyEnv(dict):
         return self.get(key, _MISSING) is not _MISSING
 
 
+def _bound_here(body) -> set[str]:
+    """Names a block binds in its own scope (assignments, imports, defs, loop and `with` targets), without
+    looking into nested functions, classes or comprehensions, which have scopes of their own."""
+    bound = set()
+    todo = list(body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+            continue
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        todo.extend(ast.iter_child_nodes(node))
+    return bound
+
+
+def _free_loads(node, local: set[str], out: list) -> None:
+    """Names read in `node` that no enclosing function scope binds (module-level names)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        args = node.args
+        params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+        params.update(a.arg for a in (args.vararg, args.kwarg) if a)
+        inner = local | params | (_bound_here(node.body) if not isinstance(node, ast.Lambda) else set())
+        for default in args.defaults + [d for d in args.kw_defaults if d]:
+            _free_loads(default, local, out)
+        for child in (node.body if not isinstance(node, ast.Lambda) else [node.body]):
+            _free_loads(child, inner, out)
+        return
+    if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+        targets = {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+        for child in ast.iter_child_nodes(node):
+            _free_loads(child, local | targets, out)
+        return
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local:
+        out.append(node.id)
+    for child in ast.iter_child_nodes(node):
+        _free_loads(child, local, out)
+
+
 def doctest_free_names(examples) -> list[str]:
-    """Names a doctest reads but never binds itself (those come from the notebook)."""
-    loads, stores = [], set()
+    """Names a doctest reads at module level (or from inside its own functions) and never binds itself: those
+    come from the notebook."""
+    trees = []
     for ex in examples:
         try:
-            tree = ast.parse(ex.source)
+            trees.append(ast.parse(ex.source))
         except SyntaxError:
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name):
-                (loads.append(node.id) if isinstance(node.ctx, ast.Load) else stores.add(node.id))
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                stores.update((a.asname or a.name).split(".")[0] for a in node.names)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                stores.add(node.name)
-            elif isinstance(node, ast.arg):
-                stores.add(node.arg)
-    return [n for n in dict.fromkeys(loads) if n not in stores and n not in _BUILTIN_NAMES]
+    bound = set().union(*(_bound_here(t.body) for t in trees)) if trees else set()
+    loads: list[str] = []
+    for tree in trees:
+        _free_loads(tree, set(), loads)
+    return [n for n in dict.fromkeys(loads) if n not in bound and n not in _BUILTIN_NAMES]
 
 
 def _run_doctest(test: dict, resolver: Resolver, support: dict) -> tuple[bool, str, bool]:

@@ -63,3 +63,16 @@ def test_call_args_carry_remote_code_only_towards_the_kernel():
     assert isinstance(args[0], plaindata.RemoteCode) and kwargs == {"h": 1e-5}
     with pytest.raises(PlainDataError):
         decode(text)
+
+
+def test_pandas_values_cross_as_data():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"flavor": ["mint", "vanilla", "mint"], "price": [2.0, 1.5, 3.0]}, index=[10, 11, 12])
+    series = frame.groupby("flavor").mean()["price"]
+    for value in (frame, series):
+        back = decode(encode(value))
+        assert type(back) is type(value) and back.equals(value) and list(back.index) == list(value.index)
+    with pytest.raises(PlainDataError):  # values that are not plain (here: objects) still cannot cross
+        encode(pd.Series([object()]))
+    with pytest.raises(PlainDataError):  # a forged frame whose columns and values disagree is refused
+        decode('{"__frame__": [["a", "b"], [0], [[1]]]}')
