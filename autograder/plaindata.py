@@ -5,6 +5,7 @@ Only these values cross the boundary, as JSON text:
     None, bool, int, float (nan/inf included), str          -> JSON natives (floats tagged when non-finite)
     list                                                     -> JSON array
     tuple                                                    -> {"__tuple__": [...]}
+    set / frozenset (of hashable plain values)               -> {"__set__": [...]} / {"__frozenset__": [...]}
     dict with str keys                                       -> {"__dict__": [[key, value], ...]}
     numpy array / numpy scalar / torch tensor                -> {"__ndarray__": [dtype, shape, base64 bytes]}
     pandas Series / DataFrame (plain columns)                -> {"__series__": [name, index, values]},
@@ -49,6 +50,9 @@ def _encode(obj, depth):
         return [_encode(v, depth + 1) for v in obj]
     if type(obj) is tuple:
         return {"__tuple__": [_encode(v, depth + 1) for v in obj]}
+    if type(obj) in (set, frozenset):
+        tag = "__set__" if type(obj) is set else "__frozenset__"
+        return {tag: [_encode(v, depth + 1) for v in sorted(obj, key=repr)]}
     if type(obj) is dict:
         items = []
         for k, v in obj.items():
@@ -152,6 +156,12 @@ def _decode(node, depth, allow_code):
             return float(body)
         if tag == "__tuple__" and isinstance(body, list):
             return tuple(_decode(v, depth + 1, allow_code) for v in body)
+        if tag in ("__set__", "__frozenset__") and isinstance(body, list):
+            items = [_decode(v, depth + 1, allow_code) for v in body]
+            try:
+                return set(items) if tag == "__set__" else frozenset(items)
+            except TypeError:  # unhashable members (lists, arrays): not a set anyone could have built
+                raise PlainDataError("malformed set") from None
         if tag == "__dict__" and isinstance(body, list):
             out = {}
             for item in body:

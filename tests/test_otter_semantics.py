@@ -57,6 +57,10 @@ QUESTIONS = [
     {"name": "q6", "points": 1.0, "manual": False, "all_or_nothing": False, "tests": [
         doctest_case("q6 - 1", ">>> import mfdl_reference as ref\n>>> ref.square(-5) == square(-5)\nTrue\n"),
     ]},
+    {"name": "q7", "points": 1.0, "manual": False, "all_or_nothing": False, "tests": [
+        # a module the student submitted (Otter's student_files): reached in the kernel, never imported here
+        doctest_case("q7 - 1", ">>> import helper_mod\n>>> helper_mod.FOO\n1\n>>> helper_mod.twice(4)\n8\n"),
+    ]},
 ]
 
 REFERENCE = "import numpy as np\n\ndef square(v):\n    return v * v\n"
@@ -77,7 +81,8 @@ GOOD = notebook("import numpy as np", "def square(v):\n    return v * v",
 @pytest.fixture(scope="module")
 def ag():
     manifest = {"assignment": "semantics", "questions": QUESTIONS, "checks": {}, "submission_files": [],
-                "seed": {"value": None, "variable": None}, "support_modules": []}
+                "seed": {"value": None, "variable": None}, "support_modules": [],
+                "student_files": ["helper_mod.py"]}
     limits = dataclasses.replace(Limits(), cell_timeout_s=30, test_timeout_s=20, notebook_timeout_s=120)
     return Autograder._build("semantics", json.dumps(manifest), REFERENCE, limits, ["numpy"], {})
 
@@ -93,13 +98,19 @@ def by_test(record):
     return {t["test"]: t for t in record["tests"]}
 
 
+HELPER = {"helper_mod.py": b"FOO = 1\ndef twice(v):\n    return 2 * v\n"}
+
+
 def test_names_resolve_to_functions_values_and_modules(ag, factory):
-    rec = grade_notebook(GOOD, ag, factory)
+    rec = grade_notebook(GOOD, ag, factory, HELPER)
     tests = by_test(rec)
     assert tests["test_square"]["passed"] and tests["test_x_value"]["passed"], rec["tests"]
     assert tests["q2 - 1"]["passed"], tests["q2 - 1"]["message"]  # printed output of a student call is compared
     assert tests["q2 - 2"]["passed"], tests["q2 - 2"]["message"]
     assert tests["q6 - 1"]["passed"], tests["q6 - 1"]["message"]
+    assert tests["q7 - 1"]["passed"], tests["q7 - 1"]["message"]
+    import sys
+    assert "helper_mod" not in sys.modules  # the student's module never ran in the grader
     assert tests["test_missing_is_none"]["passed"]  # Otter passes None for a name the notebook lacks
     # An exception raised by test code fails that test only, with its message and line.
     bad = tests["test_raises_value_error"]
@@ -125,6 +136,7 @@ def test_failures_cost_only_their_tests_and_all_or_nothing(ag, factory):
     assert tests["q3 - 1"]["passed"] and not tests["q3 - 2"]["passed"]
     assert rec["questions"]["q3"]["score"] == 0.0
     assert rec["questions"]["q6"]["score"] == 0.0
+    assert rec["questions"]["q7"]["score"] == 0.0  # no helper_mod.py submitted: the import fails, as in Otter
 
 
 def test_assertion_in_test_never_fails_the_submission(ag, factory):

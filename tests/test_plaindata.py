@@ -30,7 +30,7 @@ class Liar:
         return True
 
 
-@pytest.mark.parametrize("value", [Liar(), np.array([Liar()], dtype=object), {1: 2}, lambda: 0, {"a": {1}},
+@pytest.mark.parametrize("value", [Liar(), np.array([Liar()], dtype=object), {1: 2}, lambda: 0, {"a": {object()}},
                                    np.array(["a"]), type("F", (float,), {})(1.0)])
 def test_non_plain_values_are_refused(value):
     with pytest.raises(PlainDataError):
@@ -76,3 +76,11 @@ def test_pandas_values_cross_as_data():
         encode(pd.Series([object()]))
     with pytest.raises(PlainDataError):  # a forged frame whose columns and values disagree is refused
         decode('{"__frame__": [["a", "b"], [0], [[1]]]}')
+
+
+def test_sets_cross_and_unhashable_members_are_refused():
+    for value in ({2, 3, 5}, frozenset({"a", (1, 2)}), set()):
+        back = decode(encode(value))
+        assert back == value and type(back) is type(value)
+    with pytest.raises(PlainDataError):
+        decode('{"__set__": [[1, 2]]}')
