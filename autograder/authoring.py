@@ -221,7 +221,12 @@ def _copy_entry(src: Path, root: Path, dest_dir: Path) -> list[str]:
     return [(rel / src.name).as_posix()]
 
 
-def write_student(a: Assignment, student_dir: Path, notebook_name: str | None = None) -> Path:
+def write_student(a: Assignment, student_dir: Path, notebook_name: str | None = None,
+                  keep_links: bool = False) -> Path:
+    """The student's folder: Otter's student notebook and the support files. With `keep_links` (the released
+    folders committed in the repository), a support folder that is a link in the master's folder (each set's
+    `mfdl_checks` -> the package's copy) stays a link, so the library is not copied into the tree once per set;
+    the handout zip (`write_handout`) holds real files."""
     student_dir.mkdir(parents=True, exist_ok=True)
     nb = student_notebook(a.master)
     nbformat.validate(nb)
@@ -231,9 +236,39 @@ def write_student(a: Assignment, student_dir: Path, notebook_name: str | None = 
         write_test_files(a.master, student_dir / "tests", include_hidden=False)
     root = a.master.path.parent.resolve()
     for key, p in _support_entries(a.master):
-        if key in ("files", "student_files"):
+        if key not in ("files", "student_files"):
+            continue
+        if keep_links and p.is_symlink() and p.is_dir():
+            link = student_dir / p.name
+            if link.is_symlink() or link.is_file():
+                link.unlink()
+            elif link.is_dir():
+                shutil.rmtree(link)
+            link.symlink_to(os.path.relpath(p.resolve(), student_dir.resolve()), target_is_directory=True)
+        else:
             _copy_entry(p, root, student_dir)
     return path
+
+
+def write_handout(student_dir: Path, zip_path: Path) -> Path:
+    """What students download: the student folder as a zip of real files (links followed)."""
+    import zipfile
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for rel, f in folder_files(student_dir):
+            zf.write(f, f"{student_dir.name}/{rel}")
+    return zip_path
+
+
+def folder_files(folder: Path) -> list[tuple[str, Path]]:
+    """(relative path, path) of every file under `folder`, following links, caches left out."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            out.append((path.relative_to(folder).as_posix(), path))
+    return out
 
 
 def write_build(a: Assignment, build_dir: Path, check_specs: dict | None = None, settings: dict | None = None) -> Path:
@@ -286,7 +321,8 @@ def assign_path(master: Path | str, out: Path | str) -> dict:
 def write_outputs(a: Assignment, ps) -> dict:
     """A configured problem set: the student notebook into assignments/, the build into build/ (git-ignored)."""
     _maybe_write_reference_module(a)
-    write_student(a, ps.assignment_dir, ps.notebook)
+    write_student(a, ps.assignment_dir, ps.notebook, keep_links=True)
+    handout = write_handout(ps.assignment_dir, ps.build_dir / f"{ps.folder}-student.zip")
     for f in ps.files:
         (ps.assignment_dir / f).write_bytes((ps.solutions_dir / f).read_bytes())
     write_build(a, ps.autograder_dir, ps.check_specs,
@@ -294,4 +330,5 @@ def write_outputs(a: Assignment, ps) -> dict:
                  "limits": dataclasses.asdict(ps.limits)})
     from .gradescope import write_zip
     gradescope_zip = write_zip(ps)
-    return {"student": ps.assignment_dir / ps.notebook, "autograder": ps.autograder_dir, "gradescope": gradescope_zip}
+    return {"student": ps.assignment_dir / ps.notebook, "autograder": ps.autograder_dir, "gradescope": gradescope_zip,
+            "handout": handout}

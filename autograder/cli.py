@@ -43,6 +43,8 @@ def cmd_assign(args) -> int:
     if a.untested:
         console.print(f"questions without tests (not graded, as in Otter): {', '.join(a.untested)}", markup=False)
     console.print(f"student notebook: {out['student']}", markup=False)
+    if "handout" in out:
+        console.print(f"for students to download (notebook + support files): {out['handout']}", markup=False)
     console.print(f"autograder (hidden tests, keep private): {out['autograder']}", markup=False)
     if "gradescope" in out:
         console.print(f"Gradescope autograder zip (keep private): {out['gradescope']}", markup=False)

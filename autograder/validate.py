@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from .authoring import IGNORE_TAG, parse_master, write_outputs
+from .authoring import IGNORE_TAG, folder_files, parse_master, write_outputs
 from .engine import Autograder, KernelFactory, grade_notebook
 
 
@@ -113,12 +113,11 @@ def judge(case: Case, record: dict) -> tuple[bool, str]:
     return ok, detail
 
 
-def folder_files(folder: Path, skip: str | None = None) -> dict:
-    """{relative path: bytes} of every file under `folder` (none if it does not exist)."""
+def files_under(folder: Path, skip: str | None = None) -> dict:
+    """{relative path: bytes} of every file under `folder` (links followed; none if it does not exist)."""
     if not folder.is_dir():
         return {}
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts and p.relative_to(folder).as_posix() != skip}
+    return {rel: path.read_bytes() for rel, path in folder_files(folder) if rel != skip}
 
 
 def run_notebook_plain(nb, notebook_name: str, timeout: float = 120, files: dict | None = None) -> tuple[list[str], list[str]]:
@@ -196,7 +195,7 @@ def validate(ps, console=None, *, plain_run: bool = True) -> bool:
         factory.close()
     if plain_run:
         stub = nbformat.read(str(ps.assignment_dir / ps.notebook), as_version=4)
-        released = folder_files(ps.assignment_dir, skip=ps.notebook)  # support files handed out with it
+        released = files_under(ps.assignment_dir, skip=ps.notebook)  # support files handed out with it
         if ag.submission_files:
             # Otter's export stops on declared files that do not exist, and the stub never trained (its
             # otter_ignore training cells are skipped here): the export cell is left out of this run.
@@ -208,7 +207,7 @@ def validate(ps, console=None, *, plain_run: bool = True) -> bool:
             + ("" if ok else f": {errors}"))
         ref = nbformat.read(str(ps.autograder_dir / "reference.ipynb"), as_version=4)
         # Otter's autograder notebook (all tests, hidden too) beside the released and autograder-only files.
-        support = folder_files(ps.autograder_dir / "support")
+        support = files_under(ps.autograder_dir / "support")
         errors, failed = run_notebook_plain(ref, ps.notebook, files={**released, **support, **cases[0].files})
         ok = not errors and not failed
         all_ok &= ok
