@@ -11,70 +11,16 @@ markers and prompt blocks removed, as in Otter's autograder notebook), except ce
 """
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
-import nbformat
-
 REFERENCE_FILE = "mfdl_reference.py"
-IGNORE_TAG = "otter_ignore"
-
-_BLOCK = re.compile(r"^\s*#\s*(BEGIN|END)\s+(QUESTION|TESTS|SOLUTION|PROMPT)\b", re.IGNORECASE)
-_IGNORE_CELL = re.compile(r"(##\s*ignore\s*##\s*|#\s*ignore\s*)", re.IGNORECASE)
-
-
-def solution_lines(source: str) -> list[str]:
-    """The lines of a code cell with its solutions kept: marker lines dropped, prompt blocks and `# IGNORE` lines removed
-    (Otter's suffix rules: a line *ending* in the marker)."""
-    out, prompt, ignore = [], False, False
-    for line in source.split("\n"):
-        tail = line.rstrip()
-        if tail.endswith("# BEGIN PROMPT"):
-            prompt = True
-            continue
-        if tail.endswith("# END PROMPT"):
-            prompt = False
-            continue
-        if re.match(r"\s*#\s*BEGIN\s*IGNORE", line, re.IGNORECASE):
-            ignore = True
-            continue
-        if tail.endswith("# END IGNORE"):
-            ignore = False
-            continue
-        if prompt or ignore or tail.endswith("# IGNORE"):
-            continue
-        if re.match(r"\s*# BEGIN SOLUTION( NO PROMPT)?\s*$", line) or tail.endswith("# END SOLUTION"):
-            continue
-        # `x = value  # SOLUTION` keeps its code without the marker (also `# SOLUTION NO PROMPT`, `# SEED`)
-        line = re.sub(r"\s*# ?SOLUTION( NO PROMPT)?\s*$", "", line)
-        line = re.sub(r"\s*# SEED\s*$", "", line)
-        out.append(line)
-    return out
-
 
 def reference_source(master: Path | str) -> str:
-    """The text of mfdl_reference.py for the master notebook at `master`."""
-    master = Path(master)
-    nb = nbformat.read(str(master), as_version=4)
-    parts, in_tests = [], False
-    for cell in nb.cells:
-        src = cell.source if isinstance(cell.source, str) else "".join(cell.source)
-        first = src.lstrip().split("\n", 1)[0] if src.strip() else ""
-        if cell.cell_type != "code":
-            if cell.cell_type == "raw" and (m := _BLOCK.match(first)) and m.group(2).upper() == "TESTS":
-                in_tests = m.group(1).upper() == "BEGIN"
-            continue
-        if in_tests or IGNORE_TAG in cell.metadata.get("tags", []) or _IGNORE_CELL.match(first):
-            continue
-        lines = [ln for ln in solution_lines(src) if not ln.lstrip().startswith(("%", "!"))]
-        text = "\n".join(lines).strip("\n")
-        if text:
-            parts.append(text)
-    header = (f'"""Reference solution of {master.name}, generated from it (do not edit; regenerate with\n'
-              f'`python -m autograder.reference_source solutions/{master.parent.name}/{master.name}`). Hidden tests\n'
-              'import it as `import mfdl_reference as ref`; Otter ships it in the autograder only."""\n')
-    return header + "\n\n".join(parts) + "\n"
+    """The text of mfdl_reference.py for the master notebook at `master` (the same code the trusted grader
+    compiles as the reference: `authoring.reference_source`)."""
+    from .authoring import parse_master, reference_module_text
+    return reference_module_text(parse_master(master))
 
 
 def reference_path(master: Path | str) -> Path:

@@ -404,13 +404,13 @@ def test_fresh_venv_with_only_otter_and_numpy_self_checks_ps1(tmp_path):
 
 def master_answers(name: str) -> list[str]:
     """The master's answer cells (code cells of raw solution blocks), solutions kept, in notebook order."""
-    from autograder.reference_source import solution_lines
+    from autograder.otter_format import keep_solutions
     out, in_block = [], False
     for c in nbformat.read(str(master(name)), as_version=4).cells:
         if c.cell_type == "raw":
             in_block = {"# BEGIN SOLUTION": True, "# END SOLUTION": False}.get(c.source.strip(), in_block)
         elif c.cell_type == "code" and in_block:
-            out.append("\n".join(solution_lines(c.source)))
+            out.append("\n".join(keep_solutions(c.source.split("\n"))))
     return out
 
 
