@@ -221,9 +221,9 @@ def _copy_entry(src: Path, root: Path, dest_dir: Path) -> list[str]:
 def write_student(a: Assignment, student_dir: Path, notebook_name: str | None = None,
                   keep_links: bool = False) -> Path:
     """The student's folder: Otter's student notebook and the support files. With `keep_links` (the released
-    folders committed in the repository), a support folder that is a link in the master's folder (each set's
-    `mfdl_checks` -> the package's copy) stays a link, so the library is not copied into the tree once per set;
-    the handout zip (`write_handout`) holds real files."""
+    folders committed in the repository) each support file or folder is a link to its real place (the set's
+    folder; `mfdl_checks` -> the package's copy), so nothing is copied into the tree twice; the handout zip
+    (`write_handout`) holds real files."""
     student_dir.mkdir(parents=True, exist_ok=True)
     nb = student_notebook(a.master)
     nbformat.validate(nb)
@@ -235,16 +235,23 @@ def write_student(a: Assignment, student_dir: Path, notebook_name: str | None = 
     for key, p in _support_entries(a.master):
         if key not in ("files", "student_files"):
             continue
-        if keep_links and p.is_symlink() and p.is_dir():
-            link = student_dir / p.name
-            if link.is_symlink() or link.is_file():
-                link.unlink()
-            elif link.is_dir():
-                shutil.rmtree(link)
-            link.symlink_to(os.path.relpath(p.resolve(), student_dir.resolve()), target_is_directory=True)
+        if keep_links:
+            _link_entry(p, root, student_dir)
         else:
             _copy_entry(p, root, student_dir)
     return path
+
+
+def _link_entry(src: Path, root: Path, dest_dir: Path) -> None:
+    """A relative link in `dest_dir` (at the entry's place) to the support file or folder's real location."""
+    rel = src.parent.relative_to(root) if src.parent != root else Path(".")
+    link = dest_dir / rel / src.name
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.is_file():
+        link.unlink()
+    elif link.is_dir():
+        shutil.rmtree(link)
+    link.symlink_to(os.path.relpath(src.resolve(), link.parent.resolve()), target_is_directory=src.is_dir())
 
 
 def write_handout(student_dir: Path, zip_path: Path) -> Path:
