@@ -79,6 +79,12 @@ class Autograder:
         module the student's notebook imports). All of them are placed beside the notebook in the sandbox."""
         return list(dict.fromkeys(self.submission_files + list(self.manifest.get("student_files", []))))
 
+    @property
+    def student_modules(self) -> frozenset:
+        """Python modules the submission carries (`student_files` ending in .py): test code reaches them through
+        the kernel; no other import ever does."""
+        return frozenset(Path(f).stem for f in self.manifest.get("student_files", []) if f.endswith(".py"))
+
     @classmethod
     def _build(cls, name, manifest_text, ref_text, limits: Limits, preload, files, build_dir: Path | None = None
                ) -> "Autograder":
@@ -351,8 +357,9 @@ def grade_notebook(nb, ag: Autograder, factory: KernelFactory, files: dict | Non
                     questions[q["name"]] = {"score": None, "max": q["points"], "manual": True}
                     continue
                 outcomes = [run_test(q["name"], t, side=session, support=ag.support,
-                                     trusted_modules=ag.trusted_modules, test_timeout=limits.test_timeout_s,
-                                     notebook_deadline=session.deadline) for t in q["tests"]]
+                                     trusted_modules=ag.trusted_modules, student_modules=ag.student_modules,
+                                     test_timeout=limits.test_timeout_s, notebook_deadline=session.deadline)
+                            for t in q["tests"]]
                 tests_out.extend(o.to_dict() for o in outcomes)
                 questions[q["name"]] = {"score": question_score(q, outcomes), "max": q["points"], "manual": False}
     finally:

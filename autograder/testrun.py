@@ -31,6 +31,7 @@ import types
 from dataclasses import asdict, dataclass
 
 from .kernel import IteratorExhausted, IteratorHandle, StudentCallError
+from .mfdl_checks.checker import TestFailure
 
 # Modules a notebook name may stand for and that the grader imports itself (besides those the master imports).
 ALWAYS_TRUSTED_MODULES = frozenset({"numpy", "math", "cmath", "random", "statistics", "fractions", "decimal",
@@ -137,7 +138,7 @@ class StudentFunction:
         return live(value, self._side, self._deadline)
 
     def __repr__(self):
-        return f"<student function {self._name}>"
+        return f"<student function {self._name.removeprefix('import:')}>"
 
 
 class StudentIterator:
@@ -193,9 +194,11 @@ _MISSING = object()
 class Resolver:
     """Turns notebook names into what a test receives: proxies, plain data, trusted modules."""
 
-    def __init__(self, side, deadline: float, trusted_modules: set[str], support: dict):
+    def __init__(self, side, deadline: float, trusted_modules: set[str], support: dict,
+                 student_modules: frozenset = frozenset()):
         self.side, self.deadline = side, deadline
         self.trusted_modules, self.support = trusted_modules, support
+        self.student_modules = student_modules  # modules the submission itself carries (Otter's student_files)
 
     def _trusted_module(self, name: str, module: str):
         top = module.split(".")[0]
@@ -232,8 +235,9 @@ class Resolver:
                 out[name] = self._trusted_module(shown, entry["module"])
             elif kind == "unsendable":
                 raise Unsendable(
-                    f"`{shown}` is a {entry.get('type', '?')}, which the grader cannot receive (only numbers, strings, "
-                    f"lists, tuples, dicts and numpy arrays cross from your notebook): {entry.get('message', '')}")
+                    f"`{shown}` is a {entry.get('type', '?')}, which the grader cannot receive (only plain data crosses "
+                    f"from your notebook: numbers, strings, lists, tuples, sets, dicts, numpy arrays, pandas "
+                    f"Series/DataFrames, and iterators one item at a time): {entry.get('message', '')}")
             else:
                 out[name] = _MISSING
         return out
@@ -256,7 +260,9 @@ def _test_builtins(support: dict, resolver: Resolver) -> dict:
         try:
             return real_import(name, globals, locals, fromlist, level)
         except ModuleNotFoundError:
-            if level or "." in name:
+            # Only a module the submission carries is looked up in the kernel: a module the grader lacks is never
+            # replaced by whatever the student's side calls by that name.
+            if level or "." in name or name not in resolver.student_modules:
                 raise
             module = resolver.resolve([f"import:{name}"])[f"import:{name}"]
             if module is _MISSING:
@@ -280,7 +286,7 @@ def _failure_message(exc: BaseException, filename: str, source: str) -> str:
             "timeout": f"{exc} (an infinite loop, or far too slow)",
             "died": f"{exc} (it exited or crashed the Python process)",
         }.get(exc.kind, str(exc))
-    if type(exc).__name__ == "TestFailure":
+    if isinstance(exc, TestFailure):
         return str(exc)
     lineno = None
     for frame in traceback.extract_tb(exc.__traceback__):
@@ -423,7 +429,7 @@ def _run_doctest(test: dict, resolver: Resolver, support: dict) -> tuple[bool, s
 
 
 def run_test(question: str, test: dict, *, side, support: dict, trusted_modules: set[str], test_timeout: float,
-             notebook_deadline: float) -> TestOutcome:
+             notebook_deadline: float, student_modules: frozenset = frozenset()) -> TestOutcome:
     """Run one test of the manifest. `side` reaches the student's kernel (call_printing, describe);
     `support` maps importable names to the build's trusted modules."""
     start = time.monotonic()
@@ -433,7 +439,7 @@ def run_test(question: str, test: dict, *, side, support: dict, trusted_modules:
     if deadline <= start:
         outcome.message = "not run: the time limit for the whole notebook was reached"
         return outcome
-    resolver = Resolver(side, deadline, trusted_modules, support)
+    resolver = Resolver(side, deadline, trusted_modules, support, student_modules)
     runner = _run_doctest if test.get("kind") == "doctest" else _run_function_test
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):  # test prints stay off the console

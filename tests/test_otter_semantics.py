@@ -61,6 +61,10 @@ QUESTIONS = [
         # a module the student submitted (Otter's student_files): reached in the kernel, never imported here
         doctest_case("q7 - 1", ">>> import helper_mod\n>>> helper_mod.FOO\n1\n>>> helper_mod.twice(4)\n8\n"),
     ]},
+    {"name": "q8", "points": 1.0, "manual": False, "all_or_nothing": False, "tests": [
+        # a module the grader lacks is never looked up in the student's kernel, even if the notebook has one
+        doctest_case("q8 - 1", ">>> import not_installed_mod\n>>> not_installed_mod.ok()\nTrue\n"),
+    ]},
 ]
 
 REFERENCE = "import numpy as np\n\ndef square(v):\n    return v * v\n"
@@ -75,7 +79,9 @@ def notebook(*cells):
 GOOD = notebook("import numpy as np", "def square(v):\n    return v * v",
                 "def shout(s):\n    print(s.upper() + '!')", "x = 2.5\narr = np.array([1, 2, 3])",
                 "gen = (i for i in range(2))\nclass Box:\n    pass\nbox = Box()",
-                "def counter():\n    n = 0\n    while True:\n        yield n\n        n += 1")
+                "def counter():\n    n = 0\n    while True:\n        yield n\n        n += 1",
+                # importable in the sandbox, but not a file the assignment takes from the student
+                "open('not_installed_mod.py', 'w').write('def ok():\\n    return True\\n')\nimport not_installed_mod")
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +117,7 @@ def test_names_resolve_to_functions_values_and_modules(ag, factory):
     assert tests["q7 - 1"]["passed"], tests["q7 - 1"]["message"]
     import sys
     assert "helper_mod" not in sys.modules  # the student's module never ran in the grader
+    assert not tests["q8 - 1"]["passed"] and "ModuleNotFoundError" in tests["q8 - 1"]["message"]
     assert tests["test_missing_is_none"]["passed"]  # Otter passes None for a name the notebook lacks
     # An exception raised by test code fails that test only, with its message and line.
     bad = tests["test_raises_value_error"]
