@@ -128,7 +128,10 @@ def test_exhausting_last_cell_costs_nothing_and_grades_the_same_every_time(tiny_
     for rec in records:
         assert scores(rec) == {"q1": 2.0, "q2": 2.0}, (rec["issues"], [t["message"] for t in rec["tests"]])
         assert re.search(r"\(kernel restarted \dx\)$", rec["status"]), rec["status"]
-        assert any("was dropped and the kernel restarted" in i for i in rec["issues"]), rec["issues"]
+        # Dropped either way: a MemoryError or a process hoard seen after the cell, or the cell killed by the OOM
+        # killer (the Docker backend's memory cgroup) while it ran.
+        assert any("was dropped and the kernel restarted" in i or "ended the Python process" in i
+                   for i in rec["issues"]), rec["issues"]
     assert len({(r["total"], r["status"]) for r in records}) == 1
 
 
