@@ -176,6 +176,12 @@ class BatchGrader:
         attempts: dict[str, int] = {}
         pending = list(todo)
         started = time.monotonic()
+        # This batch's own block of sandbox uids, held until it ends; the workers inherit it (see uidpool).
+        from . import uidpool
+        block = uidpool.reserve()
+        inherited = os.environ.get(uidpool.ENV)
+        os.environ[uidpool.ENV] = str(block.index)
+        log.info("sandbox uids %d-%d (block %d)", block.first, block.first + uidpool.BLOCK_SIZE - 1, block.index)
         if self.backend == "docker":
             from . import docker_backend
             docker_backend.sweep_orphans()
@@ -187,6 +193,11 @@ class BatchGrader:
             if self.backend == "docker":  # no container survives the batch, even after Ctrl-C
                 docker_backend.remove_containers(batch)
                 docker_backend.sweep_orphans()  # and late ones of a killed batch, created after our first sweep
+            if inherited is None:
+                os.environ.pop(uidpool.ENV, None)
+            else:
+                os.environ[uidpool.ENV] = inherited
+            block.release()
         self.write_tables()
         elapsed = time.monotonic() - started
         log.info("batch done: %d graded in %.1f s", len(todo), elapsed)

@@ -15,7 +15,8 @@ import os
 import socket
 import uuid
 
-from .sandbox import Limits
+from .limits import cgroup_v2_cpu_seconds, read_int
+from .sandbox import SANDBOX_HOME, STAGE_DIR, Limits
 
 DEFAULT_IMAGE = os.environ.get("MFDL_IMAGE", "mfdl-grader:latest")
 IMAGE_PYTHON = "/opt/mfdl/bin/python"
@@ -111,7 +112,7 @@ class DockerLauncher:
         self._dead = False
 
     def launch(self, argv, *, workdir, rundir, uid: int, env: dict, log_path) -> None:
-        from docker.types import Ulimit
+        from docker.types import LogConfig, Ulimit
         lim = self.limits
         env = dict(env, PATH=f"{os.path.dirname(IMAGE_PYTHON)}:/usr/local/bin:/usr/bin:/bin")
         fsize = lim.file_size_mb * 1024 * 1024
@@ -120,17 +121,60 @@ class DockerLauncher:
             name=f"mfdl-{os.getpid()}-{self.slot}-{uuid.uuid4().hex[:8]}",
             labels={LABEL_BATCH: batch_id(), LABEL_OWNER: f"{socket.gethostname()}:{os.getpid()}"},
             network_mode="none", user=f"{uid}:{uid}", read_only=True,
-            tmpfs={"/tmp": f"size={lim.tmpfs_mb}m,mode=1777"},
-            volumes={str(workdir): {"bind": "/home/student", "mode": "rw"},
+            # Everything the kernel can write is a size-capped tmpfs (the root is read-only): /tmp and the home,
+            # into which the kernel copies the staged files at start (mounted read-only at STAGE_DIR).
+            tmpfs={"/tmp": f"size={lim.tmpfs_mb}m,mode=1777",
+                   SANDBOX_HOME: f"size={lim.home_mb}m,mode=0700,uid={uid},gid={uid}"},
+            volumes={str(workdir): {"bind": STAGE_DIR, "mode": "ro"},
                      str(rundir): {"bind": str(rundir), "mode": "rw"}},
-            working_dir="/home/student", environment=env,
+            working_dir=SANDBOX_HOME, environment=env,
             mem_limit=f"{lim.memory_mb}m", memswap_limit=f"{lim.memory_mb}m", pids_limit=lim.processes,
             nano_cpus=1_000_000_000, cap_drop=["ALL"], security_opt=["no-new-privileges"],
             ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize),
                      Ulimit(name="nofile", soft=lim.open_files, hard=lim.open_files),
                      Ulimit(name="cpu", soft=int(lim.cpu_seconds), hard=int(lim.cpu_seconds)),
                      Ulimit(name="core", soft=0, hard=0)],
+            # What the kernel writes to its stderr lands in the engine's log on the host: capped like the rest.
+            log_config=LogConfig(type=LogConfig.types.JSON, config={"max-size": "1m", "max-file": "1"}),
             init=True)
+
+    def stage_path(self, workdir) -> str:
+        return STAGE_DIR
+
+    def usage(self) -> tuple[float, int]:
+        """(CPU seconds, tasks) of the container, from its cgroup (v1 with the cgroupfs or systemd layout, or
+        v2), else from the engine's stats (slower, about a second)."""
+        if self.container is None:
+            return 0.0, 0
+        cid = self.container.id
+        cpu = None
+        for path in (f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage",
+                     f"/sys/fs/cgroup/cpu,cpuacct/docker/{cid}/cpuacct.usage",
+                     f"/sys/fs/cgroup/cpuacct/system.slice/docker-{cid}.scope/cpuacct.usage"):
+            ns = read_int(path)
+            if ns is not None:
+                cpu = ns / 1e9
+                break
+        if cpu is None:
+            for path in (f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat", f"/sys/fs/cgroup/docker/{cid}/cpu.stat"):
+                cpu = cgroup_v2_cpu_seconds(path)
+                if cpu is not None:
+                    break
+        tasks = None
+        for path in (f"/sys/fs/cgroup/pids/docker/{cid}/pids.current",
+                     f"/sys/fs/cgroup/pids/system.slice/docker-{cid}.scope/pids.current",
+                     f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/pids.current", f"/sys/fs/cgroup/docker/{cid}/pids.current"):
+            tasks = read_int(path)
+            if tasks is not None:
+                break
+        if cpu is None or tasks is None:
+            try:
+                stats = self.container.stats(stream=False)
+                cpu = stats["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9 if cpu is None else cpu
+                tasks = int(stats.get("pids_stats", {}).get("current", 0)) if tasks is None else tasks
+            except Exception:
+                pass
+        return cpu or 0.0, tasks or 0
 
     def alive(self) -> bool:
         if self.container is None or self._dead:

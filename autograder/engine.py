@@ -15,12 +15,13 @@ import nbformat
 from .authoring import IGNORE_TAG
 from .mfdl_checks.checker import checker_from_specs
 from .kernel import KernelDied, SandboxedKernel, StudentCallError, call_function_printing, describe_names, next_item
-from .sandbox import Limits
+from .limits import Limits, wall_guard
 from .mfdl_checks.submitted_files import SubmittedFiles
 from .testrun import imported_modules, load_reference, run_test
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 MAX_RESTARTS = 3
+TEST_RETRIES = 1  # a test during which the kernel died runs once more in a fresh kernel (see grade_notebook)
 
 # Installed in the kernel before the student's cells run: the notebook's `import otter; grader =
 # otter.Notebook(...)` then gets an inert grader whose check/export do nothing, as in Otter's grading mode
@@ -94,10 +95,11 @@ class Autograder:
             h.update(part.encode())
         reference = load_reference(ref_text, build_dir / "files" if build_dir is not None else None)
         test_sources = [t["source"] for q in manifest["questions"] for t in q["tests"]]
+        trusted = imported_modules(ref_text, *test_sources)
+        support = support_modules(manifest, reference, build_dir)
+        preimport(m for m in trusted if m not in support and m != "otter")
         return cls(name=name, manifest=manifest, reference=reference, limits=limits, preload=list(preload),
-                   files=files, fingerprint=h.hexdigest()[:16],
-                   support=support_modules(manifest, reference, build_dir),
-                   trusted_modules=imported_modules(ref_text, *test_sources))
+                   files=files, fingerprint=h.hexdigest()[:16], support=support, trusted_modules=trusted)
 
     @classmethod
     def load(cls, ps) -> "Autograder":
@@ -119,6 +121,18 @@ class Autograder:
                  for p in sorted(files_dir.rglob("*")) if p.is_file()} if files_dir.is_dir() else {}
         return cls._build(settings["name"], (d / "tests.json").read_text(), (d / "reference.py").read_text(),
                           limits, settings.get("preload", []), files, d)
+
+
+def preimport(modules) -> None:
+    """Import, once when the autograder is loaded, every module the tests and the reference import (e.g. torch,
+    several seconds): a test's `import torch` then costs nothing while its student's budget runs (the budgets
+    count the kernel's CPU time anyway; this keeps the tests' wall-clock guard for the student, too)."""
+    import importlib
+    for name in sorted(modules):
+        try:
+            importlib.import_module(name)
+        except Exception:  # not installed here, or fails to import: the test will report it when it runs
+            pass
 
 
 def support_modules(manifest: dict, reference, build_dir: Path | None) -> dict:
@@ -165,6 +179,8 @@ class KernelFactory:
 
     def _start(self) -> SandboxedKernel:
         self._count += 1
+        # Four uids per worker slot, used in turn (a kernel being killed never shares a uid with the next two),
+        # all from this process's reserved block (uidpool): 16 workers per block keep distinct uids.
         uid_slot = self.slot * 4 + self._count % 4
         return SandboxedKernel(self.ag.limits, slot=uid_slot, preload=self.ag.preload, files=self.ag.files,
                                backend=self.backend, image=self.image).start()
@@ -216,10 +232,13 @@ def code_cells(nb) -> list[str]:
 
 @dataclass
 class Session:
-    """The kernel of one submission, restarted (with the good cells replayed) if the student's code kills it."""
+    """The kernel of one submission, restarted (with the good cells replayed) if the student's code kills it.
+
+    Budgets (see `limits`): each cell gets `cell_timeout_s`, each test `test_timeout_s` and the whole submission
+    `notebook_timeout_s` of the sandbox's CPU time; each also has a wall-clock guard `wall_guard(budget)`."""
     factory: KernelFactory
     limits: Limits
-    deadline: float
+    deadline: float  # wall-clock guard of the whole submission (time.monotonic)
     kernel: SandboxedKernel | None = None
     good_cells: list = field(default_factory=list)  # (cell number, source) that ran without killing the kernel
     msg_to_cell: dict = field(default_factory=dict)
@@ -228,9 +247,19 @@ class Session:
     agent_ready: bool = False
     files: dict = field(default_factory=dict)  # {name: bytes} the submission brought (placed in the sandbox)
     peak_memory_bytes: int = 0  # largest peak over this submission's kernels (restarts included)
+    cpu_used: float = 0.0  # CPU seconds of this submission's kernels so far (cells, replays and calls)
+    test_cpu_left: float | None = None  # CPU seconds left to the running test (None: no test running)
+    deaths: int = 0  # kernel deaths during calls made by tests
+    max_restarts: int = MAX_RESTARTS
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
+
+    def notebook_cpu_left(self) -> float:
+        return self.limits.notebook_timeout_s - self.cpu_used
+
+    def out_of_time(self) -> bool:
+        return self.remaining() <= 0 or self.notebook_cpu_left() <= 0
 
     def kill_kernel(self) -> None:
         if self.kernel is not None:
@@ -241,19 +270,21 @@ class Session:
         self.kill_kernel()
         self.kernel = self.factory.get()
         self.factory.prestart()
-        self.kernel.add_files(self.files)  # the submission's own files, beside the notebook as in Otter
+        placed = self.kernel.add_files(self.files)  # the submission's own files, beside the notebook as in Otter
+        if placed is not None and placed.status != "ok":
+            self.issues.append(f"the files submitted with the notebook could not all be placed: {placed.error or placed.status}")
         self.agent_ready = False
         res = self.kernel.execute(GRADING_PRELUDE, 30)
         if res.status != "ok":
             raise KernelDied(f"grading prelude failed: {res.status} {res.error}")
 
     def restart_and_replay(self) -> bool:
-        if self.restarts >= MAX_RESTARTS:
+        if self.restarts >= self.max_restarts:
             return False
         self.restarts += 1
         self.fresh_kernel()
         for index, src in list(self.good_cells):
-            if self.remaining() <= 0:
+            if self.out_of_time():
                 return False
             res = self._execute_cell(index, src)
             if res.status not in ("ok", "error"):
@@ -261,18 +292,37 @@ class Session:
         return True
 
     def _execute_cell(self, index: int, src: str):
-        res = self.kernel.execute(src, min(self.limits.cell_timeout_s, self.remaining()))
+        cpu = max(0.0, min(self.limits.cell_timeout_s, self.notebook_cpu_left()))
+        res = self.kernel.execute(src, max(0.0, min(wall_guard(self.limits.cell_timeout_s), self.remaining())),
+                                  cpu_budget=cpu)
+        self.cpu_used += res.cpu_seconds
         self.msg_to_cell[res.msg_id] = index
         return res
 
+    def _exhausted(self, res) -> str:
+        """Why a cell that returned has left the kernel unable to serve the tests ("" if it has not): it ran out
+        of memory (a MemoryError under the address-space limit leaves what it allocated in the namespace), or
+        it left so many processes/threads that the kernel could not start its own again (ipykernel needs
+        `baseline_tasks` of them: a libzmq thread that cannot start aborts the kernel later, in some test)."""
+        if res.status == "error" and res.error.startswith("MemoryError"):
+            return "ran out of memory (MemoryError)"
+        if self.kernel is None or not self.kernel.alive():
+            return ""
+        tasks = self.kernel.usage()[1]
+        if tasks + self.kernel.baseline_tasks > self.limits.processes:
+            return (f"left {tasks} processes and threads running (the limit is {self.limits.processes} and "
+                    f"the kernel needs {self.kernel.baseline_tasks} of its own)")
+        return ""
+
     def run_cells(self, cells: list[str]) -> None:
-        """Execute the notebook's cells in order. A cell that hangs, floods output or ends the process is
-        dropped (and the issue recorded); the kernel is then restarted with the good cells replayed."""
+        """Execute the notebook's cells in order. A cell that hangs, floods output, ends the process or exhausts
+        memory or processes is dropped (and the issue recorded); the kernel is then restarted with the good
+        cells replayed, so the tests meet a healthy kernel whatever the last cell did."""
         queue_ = list(enumerate(cells, start=1)) + [(0, "pass")]  # final no-op: drains trailing output
         position = 0
         while position < len(queue_):
             index, src = queue_[position]
-            if self.remaining() <= 0:
+            if self.out_of_time():
                 self.issues.append(f"cells {index or len(cells)}-{len(cells)} not run: the notebook time limit was reached")
                 return
             if self.kernel is None or not self.kernel.alive():
@@ -281,14 +331,27 @@ class Session:
                     return
             res = self._execute_cell(index, src)
             position += 1
-            if res.status == "ok":
+            exhausted = self._exhausted(res) if index and res.status in ("ok", "error", "timeout") else ""
+            if exhausted:
+                stopped = " (stopped at its time limit)" if res.status == "timeout" else ""
+                self.issues.append(f"cell {index}{stopped} {exhausted}: it was dropped and the kernel restarted")
+                self.kill_kernel()
+            elif res.status == "ok":
                 if index:
                     self.good_cells.append((index, src))
             elif res.status == "error":
                 self.good_cells.append((index, src))  # replayed as it ran: errors are the student's own business
                 self.issues.append(f"cell {index} raised {res.error}")
             elif res.status == "timeout":
-                self.issues.append(f"cell {index} was stopped after {self.limits.cell_timeout_s:g} s (time limit)")
+                if res.stopped_by == "cpu" and self.notebook_cpu_left() <= 0:
+                    self.issues.append(f"cell {index} was stopped: the notebook time limit "
+                                       f"({self.limits.notebook_timeout_s:g} s of CPU time) was reached")
+                elif res.stopped_by == "cpu":
+                    self.issues.append(f"cell {index} was stopped after {self.limits.cell_timeout_s:g} s of CPU time "
+                                       "(time limit)")
+                else:
+                    self.issues.append(f"cell {index} was stopped after {wall_guard(self.limits.cell_timeout_s):g} s "
+                                       "of wall-clock time without finishing (the time limit's outer guard)")
             elif res.status == "died":
                 self.issues.append(f"cell {index} ended the Python process (sys.exit/os._exit/crash or memory limit)")
             elif res.status == "output_limit":
@@ -308,13 +371,27 @@ class Session:
                 raise StudentCallError("died", "the grading helper could not be installed in your kernel")
             self.agent_ready = True
 
+    def begin_test(self) -> None:
+        self.test_cpu_left = float(self.limits.test_timeout_s)
+
     def _through_agent(self, request, timeout: float):
+        """Run a request of a test in the kernel, within what is left of the test's and the notebook's CPU time
+        (and of the wall-clock guards)."""
         self._ready_agent()
+        cpu = self.notebook_cpu_left() if self.test_cpu_left is None else min(self.test_cpu_left, self.notebook_cpu_left())
+        if cpu <= 0:
+            raise StudentCallError("timeout", "the time limit (CPU time) for this test was reached before this call")
+        kernel, meter = self.kernel, [0.0]
         try:
-            return request(self.kernel, min(timeout, self.remaining()))
+            with kernel.budget(cpu) as meter:
+                return request(kernel, min(timeout, self.remaining()))
         finally:
-            if not self.kernel.alive():
+            self.cpu_used += meter[0]
+            if self.test_cpu_left is not None:
+                self.test_cpu_left -= meter[0]
+            if not kernel.alive():
                 self.agent_ready = False
+                self.deaths += 1
 
     def call_printing(self, name: str, args, kwargs, timeout: float):
         """Call a student function; (plain-data result, what it printed)."""
@@ -344,22 +421,44 @@ def grade_notebook(nb, ag: Autograder, factory: KernelFactory, files: dict | Non
     per-question and per-test record (plain JSON-able dict)."""
     limits = ag.limits
     started = time.monotonic()
-    session = Session(factory=factory, limits=limits, deadline=started + limits.notebook_timeout_s,
+    session = Session(factory=factory, limits=limits, deadline=started + wall_guard(limits.notebook_timeout_s),
                       files={k: v for k, v in (files or {}).items() if k in ag.files_from_student})
     tests_out, questions = [], {}
     submitted = SubmittedFiles(files or {}, ag.submission_files)
+
+    def one_test(qname: str, test: dict):
+        session.begin_test()
+        try:
+            return run_test(qname, test, side=session, support=ag.support, trusted_modules=ag.trusted_modules,
+                            student_modules=ag.student_modules, test_timeout=wall_guard(limits.test_timeout_s),
+                            notebook_deadline=session.deadline)
+        finally:
+            session.test_cpu_left = None
+
+    def graded(qname: str, test: dict):
+        """A test, run once more in a fresh kernel (the good cells replayed) if the kernel died during it: a
+        death that was not the tested function's own doing (e.g. a thread the kernel could not start) then
+        costs nothing, while a function that kills the kernel does so again and fails."""
+        deaths = session.deaths
+        outcome = one_test(qname, test)
+        if not outcome.passed and session.deaths > deaths and TEST_RETRIES:
+            session.issues.append(f"the kernel died during test {test['name']}: it was run again in a fresh kernel")
+            outcome = one_test(qname, test)
+        return outcome
+
     try:
         session.fresh_kernel()
         session.run_cells(seeded_cells(code_cells(nb), ag.manifest.get("seed")))
+        # From here on, restarts are bounded by the tests (each may restart the kernel once, and once more for
+        # its retry) and by the notebook's time budget.
+        n_tests = sum(len(q["tests"]) for q in ag.manifest["questions"])
+        session.max_restarts = session.restarts + 2 * n_tests
         with checks_configured(ag, submitted):
             for q in ag.manifest["questions"]:
                 if q["manual"]:
                     questions[q["name"]] = {"score": None, "max": q["points"], "manual": True}
                     continue
-                outcomes = [run_test(q["name"], t, side=session, support=ag.support,
-                                     trusted_modules=ag.trusted_modules, student_modules=ag.student_modules,
-                                     test_timeout=limits.test_timeout_s, notebook_deadline=session.deadline)
-                            for t in q["tests"]]
+                outcomes = [graded(q["name"], t) for t in q["tests"]]
                 tests_out.extend(o.to_dict() for o in outcomes)
                 questions[q["name"]] = {"score": question_score(q, outcomes), "max": q["points"], "manual": False}
     finally:
@@ -400,6 +499,7 @@ def grade_bytes(data: bytes, ag: Autograder, factory: KernelFactory, files: dict
     except InvalidSubmission as exc:
         return zero_record(ag, str(exc))
     rec = grade_notebook(nb, ag, factory, files)
-    rec["status"] = "graded" if not rec["issues"] else "graded with errors"
+    rec["status"] = ("graded" if not rec["issues"] else "graded with errors") + \
+        (f" (kernel restarted {rec['restarts']}x)" if rec.get("restarts") else "")
     return rec
 

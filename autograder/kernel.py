@@ -1,12 +1,13 @@
 """A sandboxed Jupyter kernel driven from the trusted grader through jupyter_client.
 
-The grader owns the kernel's lifetime: it starts it confined (see `sandbox`), executes code with a
-wall-clock timeout, counts every byte the kernel sends on IOPub against an output cap, interrupts through
-the control channel, and kills the whole sandbox when the kernel stops answering. Messages larger than
+The grader owns the kernel's lifetime: it starts it confined (see `sandbox`), executes code with a budget of
+the sandbox's CPU time and an outer wall-clock guard (see `limits`), counts every byte the kernel sends on
+IOPub against an output cap, interrupts through the control channel, and kills the whole sandbox when the kernel stops answering. Messages larger than
 MAX_MESSAGE_BYTES are dropped by ZeroMQ before the grader ever holds them in memory.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import shutil
@@ -24,6 +25,8 @@ from . import kernel_agent, plaindata, sandbox
 from .sandbox import Limits
 
 MAX_MESSAGE_BYTES = plaindata.MAX_PAYLOAD_BYTES + 1024 * 1024
+INTERRUPT_GRACE_S = 5.0  # after an interrupt, the code has this long (wall) to stop before the sandbox is killed
+USAGE_POLL_S = 0.25  # how often the sandbox's CPU time is read while code runs (a /proc or cgroup read)
 
 
 class KernelDied(RuntimeError):
@@ -38,6 +41,28 @@ class ExecResult:
     culprit: str = ""  # with "output_limit": the execution (msg_id) that produced most of the output
     result: object = None  # the last graded-call result published by the in-kernel agent
     result_bytes: int = 0
+    cpu_seconds: float = 0.0  # CPU time the sandbox used during this execution
+    stopped_by: str = ""  # with "timeout": "cpu" (its CPU-time budget) or "wall" (the outer wall-clock guard)
+
+
+# Run first in the kernel process: copy the files staged by the grader (read-only, at $MFDL_STAGE) into the home,
+# a size-capped tmpfs the kernel owns. `names` restricts the copy (files added after start-up).
+STAGE_COPY = r'''
+def _mfdl_copy_staged(names=None):
+    import os, shutil
+    stage = os.environ.get("MFDL_STAGE", "")
+    if not stage or os.path.realpath(stage) == os.path.realpath(os.getcwd()):
+        return
+    for root, dirs, files in os.walk(stage):
+        rel = os.path.relpath(root, stage)
+        for f in files:
+            target = os.path.normpath(os.path.join(rel, f))
+            if names is not None and target not in names:
+                continue
+            if os.path.dirname(target):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copyfile(os.path.join(root, f), target)
+'''
 
 
 def _boot_code(preload: list[str], output_cap: int) -> str:
@@ -45,7 +70,7 @@ def _boot_code(preload: list[str], output_cap: int) -> str:
     capped at the source (a flood then fails with an error in the student's cell instead of piling up in
     the kernel's buffers). A student who bypasses the cap still meets the grader's byte count and kill."""
     imports = "".join(f"import {m}\n" for m in preload)
-    return (imports +
+    return (STAGE_COPY + "_mfdl_copy_staged()\ndel _mfdl_copy_staged\n" + imports +
             "import sys\nfrom ipykernel.kernelapp import IPKernelApp\n"
             "app = IPKernelApp.instance()\n"
             "app.initialize(sys.argv[1:])\n"
@@ -70,12 +95,21 @@ class SandboxedKernel:
     a container); this class only speaks the Jupyter protocol over Unix sockets in a shared runtime folder."""
 
     def __init__(self, limits: Limits, *, slot: int = 0, preload: list[str] | None = None,
-                 files: dict[str, bytes] | None = None, backend: str = "local", image: str | None = None):
+                 files: dict[str, bytes] | None = None, backend: str = "local", image: str | None = None,
+                 uid: int | None = None):
         self.limits = limits
         self.slot = slot
         self.preload = list(preload or [])
         self.files = dict(files or {})
-        self.uid = 61000 + slot if (os.geteuid() == 0 or backend == "docker") else os.geteuid()
+        if os.geteuid() == 0 or backend == "docker":
+            if uid is None:  # one uid of this process's reserved block (see uidpool)
+                from .uidpool import process_block
+                uid = process_block().uid(slot)
+            self.uid = uid
+        else:
+            self.uid = os.geteuid()
+        self.baseline_tasks = 0  # tasks (processes + threads) of the idle kernel, measured once it is ready
+        self._meter: list | None = None
         self.base = Path(tempfile.mkdtemp(prefix="mfdl-kernel-"))
         self.launcher = sandbox.make_launcher(backend, limits=limits, slot=slot, image=image)
         self.client: BlockingKernelClient | None = None
@@ -86,7 +120,7 @@ class SandboxedKernel:
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> "SandboxedKernel":
         os.chmod(self.base, 0o711)
-        workdir, rundir = self.base / "home", self.base / "run"
+        workdir, rundir = self.base / "stage", self.base / "run"
         workdir.mkdir()
         rundir.mkdir()
         made = []
@@ -115,22 +149,30 @@ class SandboxedKernel:
                 # Output written straight to file descriptors 1/2 (os.write, C code) goes to /dev/null
                 # instead of being forwarded by a capture thread.
                 "--IPKernelApp.capture_fd_output=False"]
-        self.launcher.launch(argv, workdir=workdir, rundir=rundir, uid=self.uid, env=sandbox.kernel_env(),
+        env = sandbox.kernel_env({"MFDL_STAGE": self.launcher.stage_path(workdir)})
+        self.launcher.launch(argv, workdir=workdir, rundir=rundir, uid=self.uid, env=env,
                              log_path=self.base / "kernel.stderr")
         self.client = BlockingKernelClient(connection_file=conn_file)
         self.client.load_connection_file()
         return self
 
-    def add_files(self, files: dict) -> None:
-        """Place files beside the notebook (the kernel's working folder) after start-up, owned by its uid."""
-        workdir = self.base / "home"
+    def add_files(self, files: dict) -> ExecResult | None:
+        """Place files beside the notebook (the kernel's home) after start-up: staged on the host, copied in by
+        the kernel (the home is a tmpfs only the sandbox sees; the copy counts against its size cap)."""
+        workdir = self.base / "stage"
+        names = []
         for name, data in (files or {}).items():
-            target = workdir / Path(name).name  # plain names only: nothing outside the folder
-            if not Path(name).name or Path(name).name in (".", ".."):
+            plain = Path(name).name  # plain names only: nothing outside the folder
+            if not plain or plain in (".", ".."):
                 continue
+            target = workdir / plain
             target.write_bytes(data)
+            names.append(plain)
             if os.geteuid() == 0:
                 os.chown(target, self.uid, self.uid)
+        if not names:
+            return None
+        return self.execute(STAGE_COPY + f"_mfdl_copy_staged({sorted(names)!r})\ndel _mfdl_copy_staged\n", 60)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         client = self.client
@@ -146,13 +188,51 @@ class SandboxedKernel:
                 raise KernelDied(f"kernel exited during start-up: {self.launcher.log_tail()}")
             try:
                 client.wait_for_ready(timeout=min(2.0, max(0.1, deadline - time.monotonic())))
+                self._lock_rundir()
+                self.baseline_tasks = self.usage()[1]
                 return
             except RuntimeError:
                 if time.monotonic() > deadline:
                     raise KernelDied(f"kernel did not start within {timeout:.0f} s: {self.launcher.log_tail()}")
 
+    def _lock_rundir(self) -> None:
+        """Once the kernel has bound its sockets, its runtime folder (a host folder) is no longer writable by
+        it: nothing it writes can land on the host's disk (the home and /tmp are size-capped tmpfs)."""
+        if os.geteuid() != 0:
+            return
+        rundir = self.base / "run"
+        try:
+            for p in rundir.iterdir():
+                if p.is_file() and not p.is_socket():
+                    os.chown(p, 0, 0)
+            os.chown(rundir, 0, 0)
+            os.chmod(rundir, 0o711)
+        except OSError:
+            pass
+
     def alive(self) -> bool:
         return self.launcher.alive()
+
+    def usage(self) -> tuple[float, int]:
+        """(CPU seconds, tasks) of the whole sandbox since it started."""
+        try:
+            return self.launcher.usage()
+        except Exception:
+            return 0.0, 0
+
+    def cpu_seconds(self) -> float:
+        return self.usage()[0]
+
+    @contextlib.contextmanager
+    def budget(self, cpu_seconds: float):
+        """Within the block, `execute` calls without their own `cpu_budget` share this CPU-time budget; the
+        yielded list's one item is the CPU time spent so far."""
+        meter = [0.0, float(cpu_seconds)]
+        previous, self._meter = self._meter, meter
+        try:
+            yield meter
+        finally:
+            self._meter = previous
 
     def kill(self) -> None:
         if self.client is not None:
@@ -169,24 +249,52 @@ class SandboxedKernel:
         msg = self.client.session.msg("interrupt_request", {})
         self.client.control_channel.send(msg)
 
-    def execute(self, code: str, timeout: float) -> ExecResult:
-        """Run code; never raises for the student's behaviour, reports it in the result's status."""
+    def execute(self, code: str, timeout: float, cpu_budget: float | None = None) -> ExecResult:
+        """Run code; never raises for the student's behaviour, reports it in the result's status. The code is
+        stopped (interrupted, then killed after INTERRUPT_GRACE_S) when the sandbox has used `cpu_budget` CPU
+        seconds (default: what is left of an enclosing `budget()`; none: no CPU limit) or `timeout` wall
+        seconds have passed (the outer guard)."""
+        meter = self._meter
+        if cpu_budget is None and meter is not None:
+            cpu_budget = max(0.0, meter[1] - meter[0])
         if not self.alive():
             return ExecResult("died", error="the kernel is not running")
         client = self.client
+        cpu_start = self.cpu_seconds()
         msg_id = client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
         res = ExecResult("ok", msg_id=msg_id)
+        try:
+            return self._follow(res, msg_id, timeout, cpu_budget, cpu_start)
+        finally:
+            if self.alive():
+                res.cpu_seconds = max(0.0, self.cpu_seconds() - cpu_start)
+            else:  # a dead sandbox's counters are gone: the last reading taken while it ran stands
+                res.cpu_seconds = max(res.cpu_seconds, 0.0)
+            if meter is not None:
+                meter[0] += res.cpu_seconds
+
+    def _follow(self, res: ExecResult, msg_id: str, timeout: float, cpu_budget: float | None,
+                cpu_start: float) -> ExecResult:
+        client = self.client
         cap = self.limits.output_kb * 1024
         deadline = time.monotonic() + timeout
         idle = False
         interrupted_at = None
+        next_poll = 0.0
         while not idle:
             now = time.monotonic()
+            if cpu_budget is not None and interrupted_at is None and now >= next_poll:
+                next_poll = now + USAGE_POLL_S
+                res.cpu_seconds = max(0.0, self.cpu_seconds() - cpu_start)
+                if res.cpu_seconds > cpu_budget:
+                    res.status, res.stopped_by = "timeout", "cpu"
+                    interrupted_at = now
+                    self.interrupt()
             if now > deadline and interrupted_at is None:
-                res.status = "timeout"
+                res.status, res.stopped_by = "timeout", "wall"
                 interrupted_at = now
                 self.interrupt()
-            if interrupted_at is not None and now - interrupted_at > 5.0:
+            if interrupted_at is not None and now - interrupted_at > INTERRUPT_GRACE_S:
                 # The code ignored the interrupt (or the kernel is wedged): the sandbox is killed.
                 self.kill()
                 break
@@ -263,9 +371,10 @@ def call_function(kernel: SandboxedKernel, name: str, args: tuple, kwargs: dict,
 
 def _agent_reply(kernel: SandboxedKernel, code: str, name: str, timeout: float) -> dict:
     """Run one agent request; the reply dict, or StudentCallError saying what went wrong."""
-    res = kernel.execute(code, timeout)
+    res = kernel.execute(code, timeout)  # CPU budget: the enclosing kernel.budget() (engine.Session sets it)
     if res.status == "timeout":
-        raise StudentCallError("timeout", f"{name} did not return within the test's time limit ({timeout:.0f} s left)")
+        why = "its CPU-time budget" if res.stopped_by == "cpu" else f"the wall-clock guard ({timeout:.0f} s left)"
+        raise StudentCallError("timeout", f"{name} did not return within the test's time limit ({why})")
     if res.status == "died":
         raise StudentCallError("died", f"the kernel died while running {name}")
     if res.status == "output_limit":

@@ -8,13 +8,17 @@ Layers, from the outside in:
   The instructor's checkout, `solutions/`, the build folder, /root and /home do not exist in there, so
   world-readable hidden tests are still invisible. The network namespace has no interface but a down
   loopback; the kernel talks to the grader over Unix sockets in the runtime folder.
-* `setpriv` drops to an unprivileged uid/gid (one per worker slot, so the process limit counts one kernel),
+* `setpriv` drops to an unprivileged uid/gid (one per kernel of a worker slot, so the process limit counts one kernel),
   clears supplementary groups, capabilities and the bounding set, and sets no_new_privs.
 * rlimits (set before exec, never raisable by the student): address space, CPU seconds, processes, file
   size, open files, no core dumps. Where the cgroup v1 memory and pids controllers are writable (as root),
   the whole sandbox also gets a memory and pids cap, so a fork bomb of allocating children stays bounded.
-* The trusted grader enforces wall-clock timeouts and output caps from outside and kills the sandbox
-  (killing bwrap kills the PID namespace's init and with it every process inside).
+* Everything the kernel can write is size-capped: the home and /tmp are tmpfs mounts of `home_mb` and
+  `tmpfs_mb`; the runtime folder (a host folder, for the sockets) is made unwritable to the kernel's uid once
+  the kernel is ready (as root); the rest of the view is read-only.
+* The trusted grader enforces time budgets (the sandbox's CPU time, with a wall-clock guard: see `limits`)
+  and output caps from outside and kills the sandbox (killing bwrap kills the PID namespace's init and with
+  it every process inside). Uids come from a block reserved per batch (`uidpool`).
 """
 from __future__ import annotations
 
@@ -26,28 +30,16 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
+from .limits import Limits, process_tree_usage, read_int  # noqa: F401  (Limits is re-exported)
+
 SANDBOX_HOME = "/home/student"
+STAGE_DIR = "/run/mfdl-files"  # read-only view of the files staged for the kernel's home (copied in at start)
 
 
 class SandboxUnavailable(RuntimeError):
     """The local sandbox cannot run here (no bwrap, or namespaces are not permitted)."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    memory_mb: int = 2048
-    cpu_seconds: int = 600
-    processes: int = 64
-    file_size_mb: int = 64
-    open_files: int = 256
-    output_kb: int = 1024
-    cell_timeout_s: float = 60.0
-    test_timeout_s: float = 30.0
-    notebook_timeout_s: float = 600.0
-    tmpfs_mb: int = 256
 
 
 def find_bwrap() -> str:
@@ -82,7 +74,7 @@ def _parent_dirs(path: str) -> list[str]:
 def build_command(*, kernel_argv: list[str], workdir: Path, rundir: Path, uid: int, limits: Limits,
                   env: dict[str, str]) -> list[str]:
     """bwrap + setpriv command that runs `kernel_argv` confined. `rundir` is mounted at its own path (the
-    connection file names sockets there); `workdir` becomes the student's home and working folder."""
+    connection file names sockets there); `workdir` holds the files staged for the student's home (a tmpfs)."""
     cmd = [find_bwrap(), "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
            "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv"]
     for d in ("/usr", "/bin", "/lib", "/lib64", "/etc", "/sbin"):
@@ -93,7 +85,12 @@ def build_command(*, kernel_argv: list[str], workdir: Path, rundir: Path, uid: i
             "--perms", "1777", "--size", str(limits.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp"]
     for p in _python_mounts():
         cmd += _parent_dirs(p) + ["--ro-bind", p, p]
-    cmd += ["--perms", "0755", "--dir", "/home", "--bind", str(workdir), SANDBOX_HOME,
+    # The home is a size-capped tmpfs (limits.home_mb): together with /tmp's cap, everything the kernel can
+    # write is bounded, and nothing of it lands on the host's disk. The files placed beside the notebook are
+    # staged on the host (mounted read-only at STAGE_DIR) and copied in by the kernel at start (`_boot_code`).
+    cmd += ["--perms", "0755", "--dir", "/home",
+            "--perms", "1777", "--size", str(limits.home_mb * 1024 * 1024), "--tmpfs", SANDBOX_HOME,
+            *_parent_dirs(STAGE_DIR), "--ro-bind", str(workdir), STAGE_DIR,
             *_parent_dirs(str(rundir)), "--bind", str(rundir), str(rundir),
             "--chdir", SANDBOX_HOME]
     for k, v in env.items():
@@ -142,7 +139,8 @@ def apply_rlimits(limits: Limits) -> None:
 class CgroupLimits:
     """Optional whole-sandbox memory and pids caps through cgroup v1 (writable only as root)."""
 
-    ROOTS = {"memory": Path("/sys/fs/cgroup/memory"), "pids": Path("/sys/fs/cgroup/pids")}
+    ROOTS = {"memory": Path("/sys/fs/cgroup/memory"), "pids": Path("/sys/fs/cgroup/pids"),
+             "cpuacct": Path("/sys/fs/cgroup/cpuacct")}  # cpuacct: no cap, the sandbox's CPU time (see limits)
     _swept = False
 
     @classmethod
@@ -162,21 +160,24 @@ class CgroupLimits:
 
     def __init__(self, name: str, limits: Limits):
         self.paths: list[Path] = []
+        self.by_controller: dict[str, Path] = {}
         if os.geteuid() != 0:
             return
         if not CgroupLimits._swept:
             self.sweep_stale()
         settings = {"memory": ("memory.limit_in_bytes", str(limits.memory_mb * 1024 * 1024)),
-                    "pids": ("pids.max", str(limits.processes))}
+                    "pids": ("pids.max", str(limits.processes)), "cpuacct": None}
         for ctrl, root in self.ROOTS.items():
             if not (root / "tasks").exists() or not os.access(root, os.W_OK):
                 continue
             path = root / "mfdl" / name
             try:
                 path.mkdir(parents=True, exist_ok=True)
-                fname, value = settings[ctrl]
-                (path / fname).write_text(value)
+                if settings[ctrl] is not None:
+                    fname, value = settings[ctrl]
+                    (path / fname).write_text(value)
                 self.paths.append(path)
+                self.by_controller[ctrl] = path
             except OSError:
                 continue
 
@@ -187,6 +188,15 @@ class CgroupLimits:
                 (path / "cgroup.procs").write_text(str(os.getpid()))
             except OSError:
                 pass
+
+    def cpu_seconds(self) -> float | None:
+        path = self.by_controller.get("cpuacct")
+        ns = read_int(path / "cpuacct.usage") if path is not None else None
+        return ns / 1e9 if ns is not None else None
+
+    def tasks(self) -> int | None:
+        path = self.by_controller.get("pids")
+        return read_int(path / "pids.current") if path is not None else None
 
     def peak_memory_bytes(self) -> int | None:
         for path in self.paths:
@@ -217,6 +227,10 @@ class BwrapLauncher:
         self.peak_memory_bytes: int | None = None
         self.log_path: Path | None = None
 
+    def stage_path(self, workdir: Path) -> str:
+        """Where the kernel sees the staged files (`workdir` on the host)."""
+        return STAGE_DIR
+
     def launch(self, argv, *, workdir: Path, rundir: Path, uid: int, env: dict, log_path: Path) -> None:
         cmd = build_command(kernel_argv=argv, workdir=workdir, rundir=rundir, uid=uid, limits=self.limits, env=env)
         self._spawn(cmd, log_path)
@@ -237,6 +251,16 @@ class BwrapLauncher:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def usage(self) -> tuple[float, int]:
+        """(CPU seconds, tasks) of the whole sandbox so far: its cgroups where we have them, else /proc."""
+        cpu = self.cgroup.cpu_seconds() if self.cgroup is not None else None
+        tasks = self.cgroup.tasks() if self.cgroup is not None else None
+        if (cpu is None or tasks is None) and self.proc is not None:
+            tree_cpu, tree_tasks = process_tree_usage(self.proc.pid)
+            cpu = tree_cpu if cpu is None else cpu
+            tasks = tree_tasks if tasks is None else tasks
+        return cpu or 0.0, tasks or 0
 
     def log_tail(self) -> str:
         try:
@@ -276,12 +300,21 @@ class UidLauncher(BwrapLauncher):
 
     name = "uid"
 
+    def stage_path(self, workdir: Path) -> str:
+        return str(workdir)
+
     def launch(self, argv, *, workdir: Path, rundir: Path, uid: int, env: dict, log_path: Path) -> None:
         if os.geteuid() != 0:
             raise SandboxUnavailable("the uid fallback needs root (to switch to the unprivileged uid)")
+        # No mounts here: the home is a host folder beside the staged files (no size cap but RLIMIT_FSIZE per
+        # file; the Gradescope container this fallback serves is discarded after one submission).
+        home = workdir.parent / "home"
+        home.mkdir(exist_ok=True)
+        os.chown(home, uid, uid)
+        os.chmod(home, 0o700)
         cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                "--bounding-set=-all", "--no-new-privs", "--"] + argv
-        self._spawn(cmd, log_path, env=dict(env, HOME=str(workdir)), cwd=str(workdir))
+        self._spawn(cmd, log_path, env=dict(env, HOME=str(home)), cwd=str(home))
         # kill() is inherited: with no PID namespace, killing the process group and then every process left
         # in the cgroup is what ends the kernel and its children.
 
