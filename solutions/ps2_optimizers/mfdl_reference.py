@@ -142,3 +142,43 @@ def adam(grads, x0, lr, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=False, bounds=
             x = np.clip(x, bounds[0], bounds[1])
         iterates.append(x)
     return np.stack(iterates)
+
+def sgd_options(A, b, x0, lr, num_steps, momentum=0.0, dampening=0.0, weight_decay=0.0):
+    """torch.optim.SGD on f(x) = 1/2 x^T A x - b^T x: coupled weight decay, momentum with dampening.
+
+    g_k = A x_k - b + weight_decay * x_k; with momentum: buf_0 = g_0, buf_k = momentum buf_{k-1} + (1 - dampening) g_k
+    and x_{k+1} = x_k - lr buf_k; without momentum x_{k+1} = x_k - lr g_k. Returns x_0..x_K, shape (K + 1, d).
+    """
+    x = np.array(x0, dtype=float)
+    buf = None
+    iterates = [x]
+    for _ in range(num_steps):
+        g = A @ x - b + weight_decay * x  # coupled L2: the gradient of f(x) + weight_decay / 2 ||x||^2
+        if momentum != 0:
+            buf = g if buf is None else momentum * buf + (1 - dampening) * g
+            g = buf
+        x = x - lr * g
+        iterates.append(x)
+    return np.stack(iterates)
+
+
+def adamw(grads, x0, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    """AdamW (Loshchilov & Hutter 2019 = torch.optim.AdamW) driven by given gradients: decoupled weight decay.
+
+    x_t = (1 - lr_t weight_decay) x_{t-1} - lr_t m_hat_t / (sqrt(v_hat_t) + eps), with Adam's m_t, v_t and bias
+    corrections computed from g_t alone. grads: (T, d); lr: a number or T step sizes. Returns x_0..x_T.
+    """
+    grads = np.asarray(grads, dtype=float)
+    steps = np.broadcast_to(np.asarray(lr, dtype=float), (grads.shape[0],))
+    x = np.array(x0, dtype=float)
+    mom = np.zeros_like(x)
+    sq = np.zeros_like(x)
+    iterates = [x]
+    for t in range(1, grads.shape[0] + 1):
+        g = grads[t - 1]
+        x = x * (1 - steps[t - 1] * weight_decay)  # decoupled decay first, as torch.optim.AdamW does
+        mom = beta1 * mom + (1 - beta1) * g
+        sq = beta2 * sq + (1 - beta2) * g * g
+        x = x - steps[t - 1] * (mom / (1 - beta1 ** t)) / (np.sqrt(sq / (1 - beta2 ** t)) + eps)
+        iterates.append(x)
+    return np.stack(iterates)
