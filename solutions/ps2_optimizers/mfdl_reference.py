@@ -182,3 +182,33 @@ def adamw(grads, x0, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
         x = x - steps[t - 1] * (mom / (1 - beta1 ** t)) / (np.sqrt(sq / (1 - beta2 ** t)) + eps)
         iterates.append(x)
     return np.stack(iterates)
+
+
+def rmsprop_options(grads, x0, lr, alpha=0.99, eps=1e-8, momentum=0.0, centered=False):
+    """torch.optim.RMSprop with momentum and centring, driven by given gradients.
+
+    v_t = alpha v_{t-1} + (1 - alpha) g_t^2; centred: gbar_t = alpha gbar_{t-1} + (1 - alpha) g_t and
+    denominator sqrt(v_t - gbar_t^2) + eps, else sqrt(v_t) + eps; momentum: b_t = momentum b_{t-1} + g_t / denominator
+    (b_0 = 0), x_t = x_{t-1} - lr_t b_t; without momentum x_t = x_{t-1} - lr_t g_t / denominator. Returns x_0..x_T.
+    """
+    grads = np.asarray(grads, dtype=float)
+    steps = np.broadcast_to(np.asarray(lr, dtype=float), (grads.shape[0],))
+    x = np.array(x0, dtype=float)
+    sq_avg = np.zeros_like(x)
+    g_avg = np.zeros_like(x)
+    buf = np.zeros_like(x)
+    iterates = [x]
+    for t, g in enumerate(grads):
+        sq_avg = alpha * sq_avg + (1 - alpha) * g ** 2
+        if centered:
+            g_avg = alpha * g_avg + (1 - alpha) * g
+            denom = np.sqrt(sq_avg - g_avg ** 2) + eps  # the variance estimate v_t - gbar_t^2
+        else:
+            denom = np.sqrt(sq_avg) + eps
+        if momentum > 0:
+            buf = momentum * buf + g / denom
+            x = x - steps[t] * buf
+        else:
+            x = x - steps[t] * g / denom
+        iterates.append(x)
+    return np.stack(iterates)
