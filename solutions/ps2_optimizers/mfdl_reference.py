@@ -184,6 +184,25 @@ def adamw(grads, x0, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
     return np.stack(iterates)
 
 
+def adam_l2(grads, x0, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    """torch.optim.Adam with weight_decay: coupled L2, g'_t = g_t + weight_decay x_{t-1} enters m_t and v_t, then
+    Adam's step (question 7). grads: (T, d); lr: a number or T step sizes. Returns x_0..x_T, shape (T + 1, d).
+    """
+    grads = np.asarray(grads, dtype=float)
+    steps = np.broadcast_to(np.asarray(lr, dtype=float), (grads.shape[0],))
+    x = np.array(x0, dtype=float)
+    m1 = np.zeros_like(x)
+    m2 = np.zeros_like(x)
+    iterates = [x]
+    for t in range(1, grads.shape[0] + 1):
+        g = grads[t - 1] + weight_decay * x  # coupled L2: the penalty's gradient joins the data gradient
+        m1 = beta1 * m1 + (1 - beta1) * g
+        m2 = beta2 * m2 + (1 - beta2) * g * g
+        x = x - steps[t - 1] * (m1 / (1 - beta1 ** t)) / (np.sqrt(m2 / (1 - beta2 ** t)) + eps)
+        iterates.append(x)
+    return np.stack(iterates)
+
+
 def rmsprop_options(grads, x0, lr, alpha=0.99, eps=1e-8, momentum=0.0, centered=False):
     """torch.optim.RMSprop with momentum and centring, driven by given gradients.
 
