@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import zmq
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
@@ -388,12 +389,96 @@ def _agent_reply(kernel: SandboxedKernel, code: str, name: str, timeout: float) 
     return reply
 
 
+def _argument_label(key: str) -> str:
+    return f"argument {key[2:]}" if key.startswith("k:") else f"argument {int(key) + 1}"
+
+
+def _fits_in_place(target, new) -> bool:
+    """Whether `new` can be written into `target` itself (same container kind; arrays: same shape and dtype)."""
+    if isinstance(target, np.ndarray):
+        return (type(new) is np.ndarray and new.shape == target.shape and new.dtype == target.dtype
+                and target.flags.writeable)
+    if type(target) in (list, dict):
+        return type(new) is type(target)
+    if type(target) is tuple:
+        return type(new) is tuple and len(new) == len(target)
+    return False
+
+
+def _merge(old, new):
+    """The element to keep in a container after the call: the caller's own object, updated in place, where that
+    is what the student's code did (an array modified in place keeps its identity); otherwise the new value."""
+    if _fits_in_place(old, new):
+        _write_into(old, new)
+        return old
+    return new
+
+
+def _write_into(target, new) -> None:
+    """Make the caller's `target` equal to `new` in place (array[...] = new, list[:] = new, dict cleared and
+    updated, tuple members updated), as the student's call left its copy."""
+    if isinstance(target, np.ndarray):
+        target[...] = new
+    elif type(target) is list:
+        target[:] = [_merge(target[i], v) if i < len(target) else v for i, v in enumerate(new)]
+    elif type(target) is dict:
+        merged = {k: (_merge(target[k], v) if k in target else v) for k, v in new.items()}
+        target.clear()
+        target.update(merged)
+    elif type(target) is tuple:  # a tuple cannot change, but the arrays, lists and dicts it holds can
+        for old, v in zip(target, new):
+            if _fits_in_place(old, v):
+                _write_into(old, v)
+
+
+def _write_back(name: str, args: tuple, kwargs: dict, changed) -> None:
+    """Apply the argument changes the kernel reported to the caller's objects. A change that cannot be made in
+    place (an array whose shape or dtype the call changed, a list turned into something else) fails the call,
+    saying so; a malformed report fails it too. Immutable arguments (numbers, strings) cannot have changed."""
+    if changed is None:
+        return
+    if not isinstance(changed, dict):
+        raise StudentCallError("malformed", f"calling {name} produced a malformed result")
+    for key, text in changed.items():
+        if not isinstance(key, str) or not isinstance(text, str):
+            raise StudentCallError("malformed", f"calling {name} produced a malformed result")
+        if key.startswith("k:") and key[2:] in kwargs:
+            target = kwargs[key[2:]]
+        elif key.isdigit() and int(key) < len(args):
+            target = args[int(key)]
+        else:
+            raise StudentCallError("malformed", f"calling {name} produced a malformed result")
+        try:
+            new = plaindata.decode(text)
+        except plaindata.PlainDataError as exc:
+            raise StudentCallError("malformed", f"{name} changed an argument into data that cannot be read: {exc}") from None
+        label = _argument_label(key)
+        if isinstance(target, np.ndarray) and not _fits_in_place(target, new):
+            if type(new) is np.ndarray and target.flags.writeable:
+                what = f"from {target.shape} {target.dtype} to {new.shape} {new.dtype}"
+            elif type(new) is np.ndarray:
+                what = "although the array is read-only"
+            else:
+                what = f"into a {type(new).__name__}"
+            raise StudentCallError("mutated", f"{name} changed the shape or type of its {label} in place ({what}); "
+                                   "a function must not reshape or retype the arrays it is given")
+        if type(target) in (list, dict, tuple) and type(new) is not type(target):
+            raise StudentCallError("mutated", f"{name} turned its {label} (a {type(target).__name__}) into a "
+                                   f"{type(new).__name__} in place")
+        if isinstance(target, np.ndarray) or type(target) in (list, dict, tuple):
+            _write_into(target, new)
+
+
 def call_function_printing(kernel: SandboxedKernel, name: str, args: tuple, kwargs: dict, timeout: float):
-    """Like `call_function`, and also what the call printed (a string, at most 64 KB)."""
+    """Like `call_function`, and also what the call printed (a string, at most 64 KB). As in Otter, the call
+    changes its arguments: what the student's function did to its copies (arrays, lists, dicts modified in
+    place) is written back into the caller's `args` and `kwargs` before this returns or raises."""
     payload = plaindata.encode_call_args(args, kwargs)
     reply = _agent_reply(kernel, kernel_agent.call_code(name, payload), name, timeout)
     status = reply.get("status")
     printed = reply.get("stdout") if isinstance(reply.get("stdout"), str) else ""
+    if status in ("ok", "error"):
+        _write_back(name, args, kwargs, reply.get("changed"))
     if status == "ok" and type(reply.get("handle")) is int:
         return IteratorHandle(reply["handle"], str(reply.get("type", "iterator"))[:100]), printed[:65536]
     if status == "ok" and isinstance(reply.get("value"), str):

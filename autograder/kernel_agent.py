@@ -5,7 +5,11 @@ after the student's notebook has run, then calls student functions with
 
     _mfdl_agent.call("affine_forward", "<plain-data JSON of (args, kwargs)>")
 
-The result goes back as one display_data message of MIME type RESULT_MIME holding plain-data JSON. Nothing
+The result goes back as one display_data message of MIME type RESULT_MIME holding plain-data JSON. With it go the
+arguments the call changed in place (numpy arrays, lists, dicts, tuples holding them), each as plain data under
+`changed` ({"0": ..., "k:name": ...}: position or keyword); the trusted side writes them back into its own objects,
+so a test sees its arguments after the call as in Otter. Only arguments whose encoding differs from the one taken
+before the call are sent. Nothing
 here is trusted: a student can replace or break it, which can only make their own calls fail. The trusted
 side accepts nothing but plain data from it.
 """
@@ -117,6 +121,36 @@ def _mfdl_install(plaindata_source):
                     out[name] = {"kind": "unsendable", "type": type(obj).__name__, "message": str(exc)[:500]}
         _publish({"status": "ok", "names": out})
 
+    def _snapshot(args, kwargs):
+        """[(key, argument, encoding before the call)] for every argument the call could change in place."""
+        import numpy
+        keyed = [(str(i), a) for i, a in enumerate(args)] + [("k:" + k, v) for k, v in kwargs.items()]
+        out = []
+        for key, value in keyed:
+            if type(value) in (list, dict, tuple) or type(value) is numpy.ndarray:
+                try:
+                    out.append((key, value, codec.encode(value)))
+                except Exception:  # holds something that never crosses (a lambda the grader sent): not tracked
+                    pass
+        return out
+
+    def _changed(name, tracked, budget):
+        """{key: plain-data text} of the tracked arguments whose encoding changed; raises ValueError with a
+        message for the student if one cannot be sent back."""
+        out = {}
+        for key, value, before in tracked:
+            label = f"argument {int(key) + 1}" if not key.startswith("k:") else f"argument {key[2:]}"
+            try:
+                after = codec.encode(value)
+            except Exception as exc:
+                raise ValueError(f"{name} left a value that cannot be graded in its {label}: {exc}") from None
+            if after != before:
+                budget -= len(after)
+                if budget < 0:
+                    raise ValueError(f"{name} changed its arguments in place into values too large to send back")
+                out[key] = after
+        return out
+
     def call(name, payload):
         import contextlib, sys as _sys
         try:
@@ -125,26 +159,42 @@ def _mfdl_install(plaindata_source):
             _publish({"status": "missing", "message": f"{name} is not defined in your notebook"})
             return
         printed = _Tee(_sys.stdout)
+        tracked = []
         try:
             args, kwargs = _build(codec.decode(payload, allow_code=True), _user_ns())
+            tracked = _snapshot(args, kwargs)
             with contextlib.redirect_stdout(printed):
                 result = func(*args, **kwargs)
         except Exception as exc:  # the student's own error, reported as data
             tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-            _publish({"status": "error", "message": f"{type(exc).__name__}: {exc}"[:2000],
-                      "traceback": "".join(tb[-6:])[-4000:]})
+            reply = {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:2000],
+                     "traceback": "".join(tb[-6:])[-4000:]}
+            try:  # what it changed before raising stays changed, as in Otter
+                reply["changed"] = _changed(name, tracked, codec.MAX_PAYLOAD_BYTES)
+            except Exception:
+                pass
+            _publish(reply)
+            return
+        try:
+            changed = _changed(name, tracked, codec.MAX_PAYLOAD_BYTES)
+        except ValueError as exc:
+            _publish({"status": "unsendable", "message": str(exc)[:2000]})
             return
         if hasattr(result, "__next__") and hasattr(result, "__iter__"):  # a generator: kept here, stepped on demand
             _publish({"status": "ok", "handle": _handle(result), "type": type(result).__name__,
-                      "stdout": "".join(printed.kept)})
+                      "stdout": "".join(printed.kept), "changed": changed})
             return
         try:
             text = codec.encode(result)
         except Exception as exc:
             _publish({"status": "unsendable", "message": f"{name} returned a value that cannot be graded: {exc}"[:2000]})
             return
+        if len(text) + sum(len(t) for t in changed.values()) > codec.MAX_PAYLOAD_BYTES:
+            _publish({"status": "unsendable", "message": f"{name}'s result and the arguments it changed in place are "
+                      f"too large to send back together (more than {codec.MAX_PAYLOAD_BYTES} bytes)"})
+            return
         # What the call printed goes back too (capped), for doctests that compare printed output.
-        _publish({"status": "ok", "value": text, "stdout": "".join(printed.kept)})
+        _publish({"status": "ok", "value": text, "stdout": "".join(printed.kept), "changed": changed})
 
     agent.call = call
     agent.describe = describe

@@ -123,7 +123,10 @@ class Unsendable(Exception):
 
 class StudentFunction:
     """Callable stand-in for a student's function: each call is an RPC into the sandboxed kernel. What the call
-    prints is echoed on this side's stdout (doctests compare it; elsewhere it is discarded)."""
+    prints is echoed on this side's stdout (doctests compare it; elsewhere it is discarded). As in Otter, the call
+    can change the test's own arguments: arrays, lists and dicts the student's function modified in place are
+    written back into the objects the test passed (`kernel.call_function_printing`), so a test such as
+    `x0 = x.copy(); f(x); assert np.array_equal(x, x0)` checks what it says."""
 
     def __init__(self, name: str, side, deadline: float):
         self._name, self._side, self._deadline = name, side, deadline

@@ -61,11 +61,44 @@ QUESTIONS = [
         # a module the student submitted (Otter's student_files): reached in the kernel, never imported here
         doctest_case("q7 - 1", ">>> import helper_mod\n>>> helper_mod.FOO\n1\n>>> helper_mod.twice(4)\n8\n"),
     ]},
-    {"name": "q8", "points": 1.0, "manual": False, "all_or_nothing": False, "tests": [
+    {"name": "q8", "points": 4.0, "manual": False, "all_or_nothing": False, "tests": [
+        # Arguments after the call, as in Otter: what the student's function did to its arguments is what the
+        # test's own objects look like afterwards.
+        function_test("test_otter_style_unchanged", "def test_otter_style_unchanged(zero_out, pure):\n"
+                      "    import numpy as np\n    x = np.array([1.0, 2.0, 3.0])\n    x0 = x.copy()\n"
+                      "    pure(x)\n    zero_out(x)\n"
+                      "    assert np.array_equal(x, x0), 'x was modified'\n", ["zero_out", "pure"]),
+        function_test("test_written_back_in_place", "def test_written_back_in_place(fill):\n"
+                      "    import numpy as np\n    a, inner, w = np.zeros(3), np.zeros(2), np.zeros((2, 2))\n"
+                      "    lst, d = [1, inner], {'w': w, 'n': 1}\n    assert fill(a, lst, d=d) == 'done'\n"
+                      "    assert np.array_equal(a, [1.0, 2.0, 3.0]), a\n"
+                      "    assert lst[1] is inner and np.array_equal(inner, [5.0, 5.0]), lst\n"
+                      "    assert lst[0] == 7 and lst[2] == 'new' and len(lst) == 3, lst\n"
+                      "    assert d['w'] is w and np.all(w == 9.0) and d['n'] == 2 and d['added'] == (1, 2), d\n",
+                      ["fill"]),
+        function_test("test_read_only_untouched", "def test_read_only_untouched(pure):\n"
+                      "    import numpy as np\n    x = np.arange(4.0)\n    x.flags.writeable = False\n"
+                      "    assert pure(x) == 6.0\n", ["pure"]),
+        function_test("test_reshaped_argument", "def test_reshaped_argument(reshape_in_place):\n"
+                      "    import numpy as np\n    reshape_in_place(np.zeros((2, 3)))\n", ["reshape_in_place"]),
+        function_test("test_changes_before_an_error_stay", "def test_changes_before_an_error_stay(append_then_fail):\n"
+                      "    lst = []\n    try:\n        append_then_fail(lst)\n    except Exception as exc:\n"
+                      "        assert 'after appending' in str(exc), exc\n    assert lst == [1], lst\n",
+                      ["append_then_fail"]),
+    ]},
+    {"name": "q9", "points": 1.0, "manual": False, "all_or_nothing": False, "tests": [
         # a module the grader lacks is never looked up in the student's kernel, even if the notebook has one
-        doctest_case("q8 - 1", ">>> import not_installed_mod\n>>> not_installed_mod.ok()\nTrue\n"),
+        doctest_case("q9 - 1", ">>> import not_installed_mod\n>>> not_installed_mod.ok()\nTrue\n"),
     ]},
 ]
+
+MUTATING = ("import numpy as np\n"
+            "def pure(x):\n    return float(np.sum(x))\n"
+            "def zero_out(x):\n    x[...] = 0\n"
+            "def fill(a, lst, d=None):\n    a[:] = [1, 2, 3]\n    lst[1][:] = 5\n    lst[0] = 7\n"
+            "    lst.append('new')\n    d['w'][...] = 9\n    d['n'] = 2\n    d['added'] = (1, 2)\n    return 'done'\n"
+            "def reshape_in_place(x):\n    x.shape = (3, 2)\n"
+            "def append_then_fail(lst):\n    lst.append(1)\n    raise ValueError('after appending')\n")
 
 REFERENCE = "import numpy as np\n\ndef square(v):\n    return v * v\n"
 
@@ -117,7 +150,7 @@ def test_names_resolve_to_functions_values_and_modules(ag, factory):
     assert tests["q7 - 1"]["passed"], tests["q7 - 1"]["message"]
     import sys
     assert "helper_mod" not in sys.modules  # the student's module never ran in the grader
-    assert not tests["q8 - 1"]["passed"] and "ModuleNotFoundError" in tests["q8 - 1"]["message"]
+    assert not tests["q9 - 1"]["passed"] and "ModuleNotFoundError" in tests["q9 - 1"]["message"]
     assert tests["test_missing_is_none"]["passed"]  # Otter passes None for a name the notebook lacks
     # An exception raised by test code fails that test only, with its message and line.
     bad = tests["test_raises_value_error"]
@@ -179,3 +212,51 @@ def test_reference_loads_quietly_and_import_errors_are_one_line(capsys):
     with pytest.raises(ReferenceLoadError) as err:
         load_reference("import not_a_real_module_xyz\n")
     assert "not_a_real_module_xyz" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_arguments_changed_in_place_reach_the_test(ag, factory):
+    """A student function runs on a copy in the sandbox; what it does to that copy is written back into the test's
+    own objects, so Otter's `x0 = x.copy(); f(x); assert np.array_equal(x, x0)` fails exactly when f modifies x."""
+    rec = grade_notebook(notebook(MUTATING), ag, factory)
+    tests = by_test(rec)
+    unchanged = tests["test_otter_style_unchanged"]
+    assert not unchanged["passed"] and "x was modified" in unchanged["message"], unchanged
+    assert tests["test_written_back_in_place"]["passed"], tests["test_written_back_in_place"]["message"]
+    # An argument the call left alone is never written back (a read-only array stays untouched).
+    assert tests["test_read_only_untouched"]["passed"], tests["test_read_only_untouched"]["message"]
+    # A shape change cannot be made to the caller's array: the call fails, saying so, and nothing crashes.
+    reshaped = tests["test_reshaped_argument"]
+    assert not reshaped["passed"] and "shape" in reshaped["message"] and "reshape_in_place" in reshaped["message"]
+    assert tests["test_changes_before_an_error_stay"]["passed"], tests["test_changes_before_an_error_stay"]["message"]
+    # The same test passes for a function that works on its own copy.
+    pure = notebook(MUTATING + "def zero_out(x):\n    x = np.zeros_like(x)\n    return x\n")
+    assert by_test(grade_notebook(pure, ag, factory))["test_otter_style_unchanged"]["passed"]
+
+
+def test_write_back_rules_without_a_kernel():
+    """The trusted side's half on its own: in place for arrays, lists, dicts and what tuples hold; a malformed or
+    impossible report fails the call with StudentCallError, never an exception of another kind."""
+    import numpy as np
+    from autograder import plaindata
+    from autograder.kernel import StudentCallError, _write_back
+    x, inner = np.zeros(2), np.zeros(3)
+    pair = (inner, 1)
+    kw = {"opts": {"lr": 0.1}}
+    _write_back("f", (x, pair), kw, {"0": plaindata.encode(np.array([1.0, 2.0])),
+                                     "1": plaindata.encode((np.ones(3), 1)),
+                                     "k:opts": plaindata.encode({"lr": 0.2, "new": [1]})})
+    assert x.tolist() == [1.0, 2.0] and pair[0] is inner and inner.tolist() == [1.0] * 3
+    assert kw["opts"] == {"lr": 0.2, "new": [1]}
+    for bad in ({"5": plaindata.encode(1)}, {"k:nope": plaindata.encode(1)}, {"0": "not json"}, ["0"],
+                {"0": plaindata.encode(np.zeros(3))}, {"0": plaindata.encode(np.zeros(2, dtype=np.int64))},
+                {"0": plaindata.encode([1, 2])}):
+        with pytest.raises(StudentCallError):
+            _write_back("f", (np.zeros(2),), {}, bad)
+    lst = [1, 2]
+    with pytest.raises(StudentCallError, match="turned"):
+        _write_back("f", (lst,), {}, {"0": plaindata.encode({"a": 1})})
+    assert lst == [1, 2]  # a refused change leaves the caller's object as it was
+    frozen = np.zeros(2)
+    frozen.flags.writeable = False
+    with pytest.raises(StudentCallError, match="read-only"):
+        _write_back("f", (frozen,), {}, {"0": plaindata.encode(np.ones(2))})

@@ -116,6 +116,16 @@ def dropout_backward(dout, p, mask):
     """Gradient of dropout_forward with respect to x, given dout = dL/dout."""
     return dout * mask / (1 - p)
 
+
+def dropout_layer(x, p, mode, seed):
+    """Dropout as a layer: mode "train" applies dropout_forward with dropout_mask(x.shape, p, seed); mode "eval"
+    returns x unchanged (inverted dropout needs no rescaling at test time); any other mode raises ValueError."""
+    if mode == "train":
+        return dropout_forward(x, p, dropout_mask(x.shape, p, seed))
+    if mode == "eval":
+        return x
+    raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
+
 def numerical_gradient(f, x, h=1e-5):
     """Central-difference gradient of a scalar function f at the array x.
 

@@ -142,3 +142,92 @@ def adam(grads, x0, lr, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=False, bounds=
             x = np.clip(x, bounds[0], bounds[1])
         iterates.append(x)
     return np.stack(iterates)
+
+def sgd_options(A, b, x0, lr, num_steps, momentum=0.0, dampening=0.0, weight_decay=0.0):
+    """torch.optim.SGD on f(x) = 1/2 x^T A x - b^T x: coupled weight decay, momentum with dampening.
+
+    g_k = A x_k - b + weight_decay * x_k; with momentum: buf_0 = g_0, buf_k = momentum buf_{k-1} + (1 - dampening) g_k
+    and x_{k+1} = x_k - lr buf_k; without momentum x_{k+1} = x_k - lr g_k. Returns x_0..x_K, shape (K + 1, d).
+    """
+    x = np.array(x0, dtype=float)
+    buf = None
+    iterates = [x]
+    for _ in range(num_steps):
+        g = A @ x - b + weight_decay * x  # coupled L2: the gradient of f(x) + weight_decay / 2 ||x||^2
+        if momentum != 0:
+            buf = g if buf is None else momentum * buf + (1 - dampening) * g
+            g = buf
+        x = x - lr * g
+        iterates.append(x)
+    return np.stack(iterates)
+
+
+def adamw(grads, x0, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    """AdamW (Loshchilov & Hutter 2019 = torch.optim.AdamW) driven by given gradients: decoupled weight decay.
+
+    x_t = (1 - lr_t weight_decay) x_{t-1} - lr_t m_hat_t / (sqrt(v_hat_t) + eps), with Adam's m_t, v_t and bias
+    corrections computed from g_t alone. grads: (T, d); lr: a number or T step sizes. Returns x_0..x_T.
+    """
+    grads = np.asarray(grads, dtype=float)
+    steps = np.broadcast_to(np.asarray(lr, dtype=float), (grads.shape[0],))
+    x = np.array(x0, dtype=float)
+    mom = np.zeros_like(x)
+    sq = np.zeros_like(x)
+    iterates = [x]
+    for t in range(1, grads.shape[0] + 1):
+        g = grads[t - 1]
+        x = x * (1 - steps[t - 1] * weight_decay)  # decoupled decay first, as torch.optim.AdamW does
+        mom = beta1 * mom + (1 - beta1) * g
+        sq = beta2 * sq + (1 - beta2) * g * g
+        x = x - steps[t - 1] * (mom / (1 - beta1 ** t)) / (np.sqrt(sq / (1 - beta2 ** t)) + eps)
+        iterates.append(x)
+    return np.stack(iterates)
+
+
+def adam_l2(grads, x0, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    """torch.optim.Adam with weight_decay: coupled L2, g'_t = g_t + weight_decay x_{t-1} enters m_t and v_t, then
+    Adam's step (question 7). grads: (T, d); lr: a number or T step sizes. Returns x_0..x_T, shape (T + 1, d).
+    """
+    grads = np.asarray(grads, dtype=float)
+    steps = np.broadcast_to(np.asarray(lr, dtype=float), (grads.shape[0],))
+    x = np.array(x0, dtype=float)
+    m1 = np.zeros_like(x)
+    m2 = np.zeros_like(x)
+    iterates = [x]
+    for t in range(1, grads.shape[0] + 1):
+        g = grads[t - 1] + weight_decay * x  # coupled L2: the penalty's gradient joins the data gradient
+        m1 = beta1 * m1 + (1 - beta1) * g
+        m2 = beta2 * m2 + (1 - beta2) * g * g
+        x = x - steps[t - 1] * (m1 / (1 - beta1 ** t)) / (np.sqrt(m2 / (1 - beta2 ** t)) + eps)
+        iterates.append(x)
+    return np.stack(iterates)
+
+
+def rmsprop_options(grads, x0, lr, alpha=0.99, eps=1e-8, momentum=0.0, centered=False):
+    """torch.optim.RMSprop with momentum and centring, driven by given gradients.
+
+    v_t = alpha v_{t-1} + (1 - alpha) g_t^2; centred: gbar_t = alpha gbar_{t-1} + (1 - alpha) g_t and
+    denominator sqrt(v_t - gbar_t^2) + eps, else sqrt(v_t) + eps; momentum: b_t = momentum b_{t-1} + g_t / denominator
+    (b_0 = 0), x_t = x_{t-1} - lr_t b_t; without momentum x_t = x_{t-1} - lr_t g_t / denominator. Returns x_0..x_T.
+    """
+    grads = np.asarray(grads, dtype=float)
+    steps = np.broadcast_to(np.asarray(lr, dtype=float), (grads.shape[0],))
+    x = np.array(x0, dtype=float)
+    sq_avg = np.zeros_like(x)
+    g_avg = np.zeros_like(x)
+    buf = np.zeros_like(x)
+    iterates = [x]
+    for t, g in enumerate(grads):
+        sq_avg = alpha * sq_avg + (1 - alpha) * g ** 2
+        if centered:
+            g_avg = alpha * g_avg + (1 - alpha) * g
+            denom = np.sqrt(sq_avg - g_avg ** 2) + eps  # the variance estimate v_t - gbar_t^2
+        else:
+            denom = np.sqrt(sq_avg) + eps
+        if momentum > 0:
+            buf = momentum * buf + g / denom
+            x = x - steps[t] * buf
+        else:
+            x = x - steps[t] * g / denom
+        iterates.append(x)
+    return np.stack(iterates)
