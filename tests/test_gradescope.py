@@ -89,6 +89,11 @@ def gradescope_image(ps, suite: str) -> tuple[str, int]:
         tag = f"mfdl-gs-{ps.folder.replace('_', '-')}-{suite}:{h.hexdigest()[:16]}"
         proc = _sh(str(REPO / "docker" / "build-gradescope-image.sh"), str(zip_path(ps)), base, tag, timeout=3600)
         _IMAGES[key] = (tag, proc.returncode, proc.stdout[-3000:] + proc.stderr[-3000:])
+        repo = tag.split(":")[0]  # older builds of the same set and suite (other code): removed, or disks fill up
+        stale = [t for t in _sh("docker", "images", repo, "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+                 if t != tag]
+        if stale:
+            _sh("docker", "rmi", *stale)
     tag, status, log = _IMAGES[key]
     return tag, status
 
