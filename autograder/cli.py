@@ -59,9 +59,29 @@ def _ensure_built(ps) -> None:
         write_outputs(parse_master(ps.master_path), ps)
 
 
+def parse_jobs(value) -> int | None:
+    """--jobs: a whole number >= 1 (None: the default). Anything else is a one-line error."""
+    if value is None:
+        return None
+    try:
+        jobs = int(value)
+    except ValueError:
+        raise UsageError(f"--jobs must be a whole number of workers (at least 1), not {value!r}") from None
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1 (got {jobs})")
+    return jobs
+
+
+class UsageError(ValueError):
+    """A command line mistake: printed as one line, exit status 2."""
+
+
 def cmd_grade(args) -> int:
     from . import sandbox
     from .batch import BatchGrader, BuildFolder
+    from .submissions import discover
+    jobs = parse_jobs(args.jobs)
+    subs = discover(Path(args.submissions))  # before anything is started: nothing to grade is an error
     if Path(args.problem_set).is_dir():
         ps = BuildFolder(Path(args.problem_set))
     else:
@@ -86,17 +106,34 @@ def cmd_grade(args) -> int:
                       "resource limits; the default, needs no Docker engine)")
     if not isinstance(ps, BuildFolder):
         _ensure_built(ps)
-    grader = BatchGrader(ps, Path(args.out), jobs=args.jobs, console=console, backend=args.backend,
+    grader = BatchGrader(ps, Path(args.out), jobs=jobs, console=console, backend=args.backend,
                          image=args.image)
+    folders = [s for s in subs if s.path.is_dir()]
+    if folders:
+        console.print(f"{len(folders)} per-student folder(s): each graded under the folder's name "
+                      "(its notebook or zip, and declared files beside it)", markup=False)
     summary = grader.run(Path(args.submissions))
     out = Path(args.out)
     console.print(f"graded {summary['graded']} (skipped {summary['skipped']} already graded) in "
                   f"{summary['seconds']:.1f} s")
+    wrong = _wrong_assignment_rows(out / "grades.csv")
+    if wrong:
+        console.print(f"warning: {len(wrong)} submission(s) belong to another assignment (scored 0, status "
+                      f"'wrong assignment'): {', '.join(wrong[:10])}", markup=False)
     console.print(f"grades:          {out / 'grades.csv'}")
     console.print(f"question stats:  {out / 'question_stats.csv'}")
     console.print(f"feedback:        {out / 'feedback'}/")
     console.print(f"run log:         {out / 'run.log'}")
     return 0
+
+
+def _wrong_assignment_rows(csv_path: Path) -> list[str]:
+    import csv
+    try:
+        with open(csv_path, newline="") as fh:
+            return [r["student"] for r in csv.DictReader(fh) if r.get("status", "").startswith("wrong assignment")]
+    except OSError:
+        return []
 
 
 def cmd_validate(args) -> int:
@@ -116,9 +153,10 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_assign)
     p = sub.add_parser("grade", help="grade every .ipynb / .zip in a folder")
     p.add_argument("problem_set", help="a problem set of grader_config.yaml, or an autograder build folder")
-    p.add_argument("submissions")
+    p.add_argument("submissions", help="a folder of .ipynb/.zip files or of per-student folders, or one "
+                   ".ipynb/.zip file")
     p.add_argument("--out", default="results")
-    p.add_argument("--jobs", type=int, default=None, help="parallel workers (default: min(2, cores))")
+    p.add_argument("--jobs", default=None, help="parallel workers, at least 1 (default: min(2, cores))")
     p.add_argument("--backend", default="local", choices=["local", "docker"],
                    help="local: bubblewrap sandbox (default); docker: one container per submission")
     p.add_argument("--image", default=None, help="grading image for --backend docker (default: mfdl-grader:latest)")
@@ -128,9 +166,10 @@ def main(argv=None) -> int:
     p.add_argument("--skip-plain-run", action="store_true", help="skip executing the notebooks in plain Jupyter")
     p.set_defaults(func=cmd_validate)
     args = parser.parse_args(argv)
+    from .submissions import NoSubmissions
     try:
         return args.func(args)
-    except (ConfigError, FileNotFoundError, AuthoringError, ReferenceLoadError) as exc:
+    except (ConfigError, FileNotFoundError, AuthoringError, ReferenceLoadError, NoSubmissions, UsageError) as exc:
         console.print(f"error: {' '.join(str(exc).split())}", markup=False)
         return 2
 

@@ -6,20 +6,17 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import nbformat
 
 from .authoring import IGNORE_TAG
 from .mfdl_checks.checker import checker_from_specs
 from .kernel import KernelDied, SandboxedKernel, StudentCallError, call_function_printing, describe_names, next_item
 from .limits import Limits, wall_guard
 from .mfdl_checks.submitted_files import SubmittedFiles
+from .notebooks import InvalidSubmission, read_notebook, notes as reading_notes
 from .testrun import imported_modules, load_reference, run_test
 
-MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 MAX_RESTARTS = 3
 TEST_RETRIES = 1  # a test during which the kernel died runs once more in a fresh kernel (see grade_notebook)
 
@@ -50,10 +47,6 @@ def seeded_cells(cells: list[str], seed: dict | None) -> list[str]:
     prefix = f"_mfdl_np.random.seed({int(value)})\n_mfdl_random.seed({int(value)})\n"
     return ["import numpy as _mfdl_np\nimport random as _mfdl_random"] + \
         [c if c.startswith("%%") else prefix + c for c in cells]
-
-
-class InvalidSubmission(ValueError):
-    pass
 
 
 @dataclass
@@ -203,26 +196,6 @@ class KernelFactory:
         if self._next is not None:
             self._next.kill()
             self._next = None
-
-
-def read_notebook(data: bytes):
-    if len(data) > MAX_NOTEBOOK_BYTES:
-        raise InvalidSubmission(f"the notebook is {len(data) / 1e6:.1f} MB, over the {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB limit")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidSubmission("the file is not a text notebook (not UTF-8)") from None
-    try:
-        nb = nbformat.reads(text, as_version=4)
-    except Exception as exc:
-        raise InvalidSubmission(f"the file is not a valid Jupyter notebook (corrupt JSON?): {str(exc)[:300]}") from None
-    try:
-        with warnings.catch_warnings():  # old notebooks without cell ids are fine to grade
-            warnings.simplefilter("ignore")
-            nbformat.validate(nb)
-    except nbformat.ValidationError as exc:
-        raise InvalidSubmission(f"the notebook does not follow the Jupyter format: {str(exc).splitlines()[0][:300]}") from None
-    return nb
 
 
 def code_cells(nb) -> list[str]:
@@ -495,11 +468,14 @@ def zero_record(ag: Autograder, reason: str, status: str | None = None) -> dict:
 
 def grade_bytes(data: bytes, ag: Autograder, factory: KernelFactory, files: dict | None = None) -> dict:
     try:
-        nb = read_notebook(data)
+        nb = read_notebook(data, expected=ag)
     except InvalidSubmission as exc:
-        return zero_record(ag, str(exc))
+        return zero_record(ag, str(exc), status=getattr(exc, "status", None))
     rec = grade_notebook(nb, ag, factory, files)
     rec["status"] = ("graded" if not rec["issues"] else "graded with errors") + \
         (f" (kernel restarted {rec['restarts']}x)" if rec.get("restarts") else "")
+    if reading_notes(nb):  # e.g. bytes replaced, with cell and line: in the status and the feedback
+        rec["status"] += "".join(f"; note: {n}" for n in reading_notes(nb))
+        rec["issues"] = reading_notes(nb) + rec["issues"]
     return rec
 

@@ -11,6 +11,7 @@ before any student code runs, so the hidden tests, the reference and the results
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -18,35 +19,159 @@ import time
 import zipfile
 from pathlib import Path
 
-SETUP_SH = """#!/usr/bin/env bash
-# Runs once, as root, when Gradescope builds the autograder image (cwd: /autograder/source).
-set -euo pipefail
-cd /autograder/source
-if ! python3 -m venv --help >/dev/null 2>&1; then
-    apt-get update && apt-get install -y python3 python3-venv
+# The base image to tell an instructor to choose: Gradescope's Ubuntu 24.04 image has Python 3.12.
+BASE_IMAGE_ADVICE = ("choose the Ubuntu 24.04 base image (Python 3.12) in the Gradescope autograder settings "
+                     "and upload the zip again")
+MIN_PYTHON = (3, 11)
+
+
+def _script(text: str) -> str:
+    return (text.replace("@ADVICE@", BASE_IMAGE_ADVICE).replace("@MIN@", ".".join(map(str, MIN_PYTHON)))
+            .replace("@MIN_TUPLE@", repr(MIN_PYTHON)))
+
+
+SETUP_SH = _script(r"""#!/usr/bin/env bash
+# Runs once, as root, when Gradescope builds the autograder image (cwd: /autograder/source). Gradescope's base
+# images hold python3 but neither python3-venv nor bubblewrap, and their apt lists are empty: update first.
+# Any failure is recorded in SETUP_FAILED (run_autograder then reports it in every results.json) and fails
+# the build, so the instructor sees it when uploading.
+set -uo pipefail
+root=${MFDL_GRADESCOPE_ROOT:-/autograder}
+venv=${MFDL_VENV:-/opt/mfdl}
+cd "$root/source"
+rm -f SETUP_FAILED
+fail() { echo "mfdl setup failed: $*" >&2; echo "$*" > "$root/source/SETUP_FAILED"; exit 1; }
+command -v python3 >/dev/null 2>&1 || fail "this image has no python3: @ADVICE@"
+version=$(python3 -c 'import platform; print(platform.python_version())')
+python3 -c 'import sys; sys.exit(sys.version_info < @MIN_TUPLE@)' || \
+    fail "Python $version is too old (this autograder needs Python >= @MIN@): @ADVICE@"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update || fail "apt-get update failed (no network while building the image?)"
+apt-get install -y --no-install-recommends python3-venv || fail "apt-get could not install python3-venv"
+# bubblewrap gives the student's kernel its own namespaces where the container allows them; without it the
+# grader falls back to an unprivileged uid with rlimits (said in every results.json).
+apt-get install -y --no-install-recommends bubblewrap || echo "note: bubblewrap not installed: uid fallback sandbox"
+python3 -m venv "$venv" || fail "python3 -m venv failed"
+"$venv/bin/pip" install --disable-pip-version-check -r requirements.txt || \
+    fail "pip could not install requirements.txt (see the build log)"
+"$venv/bin/pip" install --disable-pip-version-check --no-deps ./mfdl || fail "pip could not install the grader"
+"$venv/bin/python" -c 'import autograder.gradescope, autograder.engine' || fail "the grader does not import"
+"$venv/bin/python" -m autograder.gradescope --measure-preloads problem/settings.json > "$venv/.mfdl-preload-vm-kb" || \
+    fail "the set's preloaded modules do not import"
+touch "$venv/.mfdl-setup-complete"
+""")
+
+RUN_AUTOGRADER = _script(r"""#!/usr/bin/env bash
+# Runs for every submission, as root: the trusted engine grades /autograder/submission. Whatever fails (setup
+# incomplete, the grader crashing), a results.json saying why is written: Gradescope shows nothing without one.
+root=${MFDL_GRADESCOPE_ROOT:-/autograder}
+venv=${MFDL_VENV:-/opt/mfdl}
+results="$root/results/results.json"
+mkdir -p "$root/results"
+report() {  # $1: the message, escaped here into a JSON string
+    msg=$(printf '%s' "$1" | tr '\t\r\n' '   ' | sed 's/\\/\\\\/g; s/"/\\"/g')
+    printf '{"score": 0, "output": "%s", "visibility": "visible", "stdout_visibility": "visible", "tests": []}\n' \
+        "$msg" > "$results"
+    echo "$1" >&2
+}
+if [ -s "$root/source/SETUP_FAILED" ]; then
+    report "The autograder could not be set up, so this submission was not graded: $(cat "$root/source/SETUP_FAILED")"
+    exit 0
 fi
-command -v bwrap >/dev/null 2>&1 || apt-get install -y bubblewrap >/dev/null 2>&1 || true
-python3 -m venv /opt/mfdl
-/opt/mfdl/bin/pip install --disable-pip-version-check -r requirements.txt
-/opt/mfdl/bin/pip install --disable-pip-version-check --no-deps ./mfdl
-"""
+if [ ! -x "$venv/bin/python" ] || [ ! -e "$venv/.mfdl-setup-complete" ]; then
+    report "The autograder's setup did not complete (setup.sh stopped before the grader was installed), so this submission was not graded. If the image's Python is older than @MIN@: @ADVICE@."
+    exit 0
+fi
+rm -f "$results"
+log=$(mktemp)
+"$venv/bin/python" -m autograder.gradescope "$root" 2>"$log"
+status=$?
+cat "$log" >&2  # the grader's log, for the instructor (stdout_visibility)
+if [ ! -s "$results" ]; then
+    report "The autograder failed (exit status $status) before writing a result, so this submission was not graded: $(tail -n 3 "$log" | tr '\n' ' ' | cut -c1-600)"
+fi
+rm -f "$log"
+exit 0
+""")
 
-RUN_AUTOGRADER = """#!/usr/bin/env bash
-# Runs for every submission, as root: the trusted engine grades /autograder/submission.
-exec /opt/mfdl/bin/python -m autograder.gradescope /autograder
-"""
+# Import names whose pip distribution is named differently (used when the module is not installed here, so
+# that importlib.metadata cannot tell); pins for packages whose version the grading must match.
+PIP_NAMES = {"yaml": "pyyaml", "sklearn": "scikit-learn", "PIL": "pillow", "cv2": "opencv-python-headless",
+             "skimage": "scikit-image", "bs4": "beautifulsoup4", "zmq": "pyzmq", "IPython": "ipython",
+             "dateutil": "python-dateutil", "attr": "attrs"}
+PINNED = {"torch": "torch==2.13.0"}  # the version every tolerance of PS2/PS4 was validated against
+OWN_MODULES = {"autograder", "mfdl_checks", "mfdl_reference", "otter", "__future__"}
 
-def runtime_requirements(preload: list) -> list[str]:
-    """This package's own dependencies (as installed), without the Docker SDK (not used inside Gradescope)
-    and without torch unless the problem set preloads it; the package itself installs with --no-deps."""
+
+def imported_names(sources) -> set[str]:
+    """Top-level module names imported anywhere in these Python sources (nested imports included; IPython
+    magics and shell lines are skipped, unparsable sources are scanned line by line)."""
+    import ast
     import re
-    from importlib.metadata import PackageNotFoundError, requires
+    names: set[str] = set()
+    for src in sources:
+        text = "\n".join(ln for ln in str(src).splitlines() if not ln.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            names.update(m.group(1) for m in re.finditer(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", text, re.M))
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def _pip_name(module: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    if module in PINNED:
+        return PINNED[module]
+    dists = _distributions().get(module) or []
+    dist = dists[0] if dists else PIP_NAMES.get(module, module)
     try:
-        reqs = [r for r in (requires("mfdl-autograder") or []) if "extra ==" not in r]
+        return f"{dist}=={version(dist)}"  # the version the problem set was validated with here
     except PackageNotFoundError:
-        reqs = ["numpy", "nbformat", "jupyter_client", "ipykernel", "pyzmq", "pyyaml", "rich"]
-    name = lambda r: re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].strip().lower()  # noqa: E731
-    return [r for r in reqs if name(r) not in {"docker", "nbclient"} and (name(r) != "torch" or "torch" in preload)]
+        return dist
+
+
+@functools.lru_cache(maxsize=1)
+def _distributions() -> dict:
+    from importlib.metadata import packages_distributions
+    return packages_distributions()
+
+
+def derived_requirements(build_dir: Path) -> dict[str, list[str]]:
+    """{pip requirement: [where it is imported]} for what a build's tests, reference, support files and
+    notebook import, beyond the standard library and our own modules; plus the set's preloads and the master's
+    own `requirements` list."""
+    build_dir = Path(build_dir)
+    manifest = json.loads((build_dir / "tests.json").read_text())
+    settings = json.loads((build_dir / "settings.json").read_text())
+    local = {p.stem for p in build_dir.rglob("*.py")} | {p.name for p in build_dir.rglob("*") if p.is_dir()}
+    local |= set(manifest.get("support_modules", []))
+    groups = {"tests": [t.get("source", "") for q in manifest["questions"] for t in q["tests"]],
+              "reference": [(build_dir / "reference.py").read_text()] if (build_dir / "reference.py").exists() else [],
+              "support files": [p.read_text(errors="replace") for p in sorted(build_dir.rglob("*.py"))
+                                if p.name != "reference.py"],
+              "notebook": [], "preload": [f"import {m}" for m in settings.get("preload", [])]}
+    nb_path = build_dir / "reference.ipynb"
+    if nb_path.exists():
+        cells = json.loads(nb_path.read_text()).get("cells", [])
+        groups["notebook"] = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                              for c in cells if c.get("cell_type") == "code"]
+    out: dict[str, list[str]] = {}
+    for where, sources in groups.items():
+        for module in sorted(imported_names(sources)):
+            if module in sys.stdlib_module_names or module in OWN_MODULES or module in local:
+                continue
+            out.setdefault(_pip_name(module), []).append(where)
+    for line in manifest.get("requirements") or []:
+        line = str(line).strip()
+        if line and not line.startswith("#") and not line.endswith((".txt", ".yml", ".yaml")):
+            out.setdefault(line, []).append("master's requirements")
+    return out
 
 
 PACKAGE_PYPROJECT = """[build-system]
@@ -63,12 +188,33 @@ include = ["autograder", "autograder.*"]
 """
 
 
+def runtime_requirements(build_dir: Path) -> list[str]:
+    """requirements.txt of a set's Gradescope zip: the grader's own dependencies (as this package declares
+    them; not the Docker SDK or nbclient, unused inside Gradescope, nor torch or gymnasium unless the set
+    imports them), then what the set's tests, reference and notebook import, each with where it is imported."""
+    import re
+    from importlib.metadata import PackageNotFoundError, requires
+    try:
+        reqs = [r for r in (requires("mfdl-autograder") or []) if "extra ==" not in r]
+    except PackageNotFoundError:
+        reqs = ["numpy>=1.26", "nbformat>=5.9", "jupyter_client>=8", "ipykernel>=6.29", "pyzmq>=25", "pyyaml>=6",
+                "rich>=13"]
+    name = lambda r: re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].strip().lower().replace("_", "-")  # noqa: E731
+    lines = [r for r in reqs if name(r) not in {"docker", "nbclient", "torch", "gymnasium"}]
+    have = {name(r) for r in lines}
+    for req, where in derived_requirements(build_dir).items():
+        if name(req) not in have:
+            have.add(name(req))
+            lines.append(f"{req}  # imported by the set's {', '.join(dict.fromkeys(where))}")
+    return lines
+
+
 def write_zip(ps) -> Path:
     """Pack the Gradescope autograder for problem set `ps` (after its autograder build is written)."""
     out_dir = ps.build_dir / "gradescope"
     out_dir.mkdir(parents=True, exist_ok=True)
     zpath = out_dir / f"{ps.folder}-autograder.zip"
-    reqs = runtime_requirements(ps.preload)
+    reqs = runtime_requirements(ps.autograder_dir)
     with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
         def add(name: str, text, mode: int = 0o644):
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
@@ -78,6 +224,7 @@ def write_zip(ps) -> Path:
         add("setup.sh", SETUP_SH, 0o755)
         add("run_autograder", RUN_AUTOGRADER, 0o755)
         add("requirements.txt", "\n".join(reqs) + "\n")
+        add(PRELOAD_VM_FILE, json.dumps({"preload": list(ps.preload), "vm_kb": preload_vm_kb(list(ps.preload))}))
         for src in sorted(ps.autograder_dir.rglob("*")):  # the whole build: tests, reference, settings, files
             if src.is_file() and "__pycache__" not in src.parts:
                 add(f"problem/{src.relative_to(ps.autograder_dir).as_posix()}", src.read_bytes())
@@ -148,7 +295,68 @@ def results_json(record: dict, note: str) -> dict:
             "extra_data": {"sandbox": note, "possible": record["possible"]}, "tests": tests}
 
 
+# Address space. The kernel's memory limit is RLIMIT_AS (grader_config.yaml: memory_mb), calibrated with the CPU
+# build of torch, whose import reserves ~0.6 GB of address space. On Gradescope pip installs torch from PyPI,
+# whose Linux wheel is the CUDA build: its libraries reserve ~3.2 GB of address space on import without using
+# the memory (resident size 0.5 GB; measured with torch 2.13.0 on Python 3.13), so a 2 GB limit kills the kernel
+# before the student's first cell. The zip records the address space that importing the set's preloads takes
+# where it was built; setup.sh measures it in the image; the runner raises the limit by the difference (never
+# lowers it), so the student's own code gets the same headroom as where the limits were calibrated.
+PRELOAD_VM_FILE = "preload_vm_kb.json"
+
+
+def preload_vm_kb(preload: list) -> int:
+    """Peak virtual memory (kB) of a fresh Python that imports `preload`, measured in a subprocess."""
+    import subprocess
+    code = ("import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)\n"
+            "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmPeak')][0])")
+    out = subprocess.run([sys.executable, "-c", code, *preload], capture_output=True, text=True, timeout=300,
+                         check=True).stdout
+    return int(out.split()[-1])
+
+
+def address_space_extra_mb(source: Path) -> int:
+    """MB to add to memory_mb in this image: the preloads' address space here minus where the zip was built."""
+    try:
+        built = json.loads((source / PRELOAD_VM_FILE).read_text())["vm_kb"]
+        here = int((Path(sys.prefix) / ".mfdl-preload-vm-kb").read_text().split()[-1])
+    except (OSError, ValueError, KeyError, IndexError):
+        return 0
+    return max(0, (here - built) // 1024)
+
+
+def error_results(message: str) -> dict:
+    """A results.json for a submission that could not be graded because of the autograder, not the student."""
+    return {"score": 0.0, "execution_time": 0, "output": message, "output_format": "text", "visibility": "visible",
+            "stdout_visibility": "visible", "tests": []}
+
+
+def _write_results(results: Path, out: dict) -> None:
+    results.mkdir(parents=True, exist_ok=True)
+    tmp = results / ".results.json.tmp"
+    tmp.write_text(json.dumps(out, indent=1))
+    os.replace(tmp, results / "results.json")
+
+
 def main(root: str = "/autograder") -> int:
+    results = Path(root) / "results"
+    if sys.version_info < MIN_PYTHON:
+        _write_results(results, error_results(
+            f"The autograder needs Python >= {'.'.join(map(str, MIN_PYTHON))} and this image has "
+            f"{sys.version.split()[0]}; {BASE_IMAGE_ADVICE}. This submission was not graded."))
+        return 0
+    try:
+        return grade(root)
+    except BaseException as exc:  # whatever breaks in the grader: the student still gets a results.json
+        import traceback
+        traceback.print_exc()
+        _write_results(results, error_results(
+            f"The autograder failed while grading ({type(exc).__name__}: {' '.join(str(exc).split())[:400]}), so "
+            "this submission was not graded; the course staff has been told by this message. Please resubmit later."))
+        return 0
+
+
+def grade(root: str = "/autograder") -> int:
     from . import sandbox
     from .engine import Autograder, InvalidSubmission, KernelFactory, grade_bytes, zero_record
     from .submissions import read_loose_files, read_submission
@@ -160,6 +368,10 @@ def main(root: str = "/autograder") -> int:
     started = time.monotonic()
     ag = Autograder.from_bundle(source / "problem")
     settings = json.loads((source / "problem" / "settings.json").read_text())
+    extra = address_space_extra_mb(source)
+    if extra:  # e.g. PyPI's CUDA torch: same headroom for the student's code as where limits were calibrated
+        import dataclasses
+        ag.limits = dataclasses.replace(ag.limits, memory_mb=ag.limits.memory_mb + extra)
     try:
         sandbox.check_available()
         backend, note = "local", "bubblewrap namespaces + unprivileged uid + rlimits"
@@ -174,17 +386,19 @@ def main(root: str = "/autograder") -> int:
                 files = read_loose_files(submission, ag.files_from_student)
             record = grade_bytes(data, ag, factory, files)
         except InvalidSubmission as exc:
-            record = zero_record(ag, str(exc))
+            record = zero_record(ag, str(exc), status=getattr(exc, "status", None))
     finally:
         factory.close()
     record["seconds"] = time.monotonic() - started
-    out = results_json(record, note)
-    tmp = results / ".results.json.tmp"
-    tmp.write_text(json.dumps(out, indent=1))
-    os.replace(tmp, results / "results.json")
+    if extra:
+        note += f"; address-space limit raised by {extra} MB for this image's preloaded modules"
+    _write_results(results, results_json(record, note))
     print(f"{settings.get('title', settings['name'])}: {record['total']:g}/{record['possible']:g} ({record['status']}); sandbox: {note}")
     return 0
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--measure-preloads":  # setup.sh: this image's preload address space
+        print(preload_vm_kb(json.loads(Path(sys.argv[2]).read_text()).get("preload", [])))
+        sys.exit(0)
     sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "/autograder"))

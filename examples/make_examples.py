@@ -34,6 +34,40 @@ def appended(nb, code):
     return nb
 
 
+def with_outputs(nb, total: int):
+    """A copy of `nb` whose code cells carry `total` bytes of outputs as a student's run leaves them: printed
+    arrays and plots (PNG). Repetitive on purpose, so that git stores the file in a few hundred KB."""
+    import base64
+    nb = nbformat.reads(nbformat.writes(nb), as_version=4)
+    row = "array([[ 0.12345679, -1.23456789,  2.34567891, -0.45678912,  5.67891234, -6.78912345]])\n"
+    printed = row * (2**20 // len(row))  # ~1 MB per printed output
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * (3 * 2**19)).decode()  # ~1 MB per plot
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    size, i = 0, 0
+    while size < total:
+        cell = code[i % len(code)]
+        if i % 3 == 2:
+            cell.outputs.append(nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}))
+            size += len(png)
+        else:
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=printed))
+            size += len(printed)
+        i += 1
+    return nb
+
+
+def overwriting_numerical_gradient(nb):
+    """numerical_gradient that gets every entry right but works on the caller's array and zeroes it at the end:
+    PS1 q7's "x is left unchanged" (the grader sees arguments after the call) must catch it."""
+    nb = nbformat.reads(nbformat.writes(nb), as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "def numerical_gradient(" in c.source)
+    src = cell.source.replace("x = np.array(x, dtype=np.float64)", "x = np.asarray(x)  # no copy: works in place")
+    src = src.replace("    return grad", "    x[...] = 0.0  # 'tidy up' the work array, which is the caller's x\n    return grad")
+    assert src.count("x[...] = 0.0") == 1 and "np.asarray(x)" in src, "the reference's numerical_gradient changed"
+    cell.source = src
+    return nb
+
+
 def write_submission(out: Path, name: str, nb, files: dict, notebook_name: str) -> None:
     """A notebook, or, when the problem set takes submitted files (trained models), the zip `grader.export()`
     writes: the notebook and those files."""
@@ -114,15 +148,22 @@ def main(key: str) -> None:
         "jo_exits_midway": after(ref, "relu_backward", "import sys\nsys.exit('done for today')\n"),
         "kim_forward_difference": mutate(["forward difference"]),
     }
+    examples["max_30mb_of_outputs"] = with_outputs(ref, 30 * 2**20)
+    examples["nia_overwrites_x"] = overwriting_numerical_gradient(ref)
     for name, nb in examples.items():
         nbformat.write(nb, str(out / f"{name}.ipynb"))
+    # A comment typed in a Windows editor: one cp1252 byte (0xE9, e-acute) in a UTF-8 notebook.
+    latin = after(ref, "affine_forward", "# the caf\u00e9 version: checked by hand on the 2x2 example\n")
+    (out / "lea_cp1252_byte.ipynb").write_bytes(
+        nbformat.writes(latin).encode("utf-8").replace("caf\u00e9".encode("utf-8"), b"caf\xe9"))
+    examples["lea_cp1252_byte"] = latin
     with zipfile.ZipFile(out / "fay_exported.zip", "w") as zf:  # as written by Otter's grader.export()
         zf.writestr(zipfile.ZipInfo(ps.notebook, date_time=(2026, 1, 1, 0, 0, 0)), nbformat.writes(ref))
         # Otter's export adds a pickled log; the grader never reads it (unpickling runs code).
         zf.writestr(zipfile.ZipInfo(".OTTER_LOG", date_time=(2026, 1, 1, 0, 0, 0)), b"\x80\x04N.")
     text = nbformat.writes(ref)
     (out / "hal_corrupt.ipynb").write_text(text[: len(text) // 2])  # truncated upload
-    print(f"wrote {len(examples) + 2} example submissions to {out}")
+    print(f"wrote {len(examples) + 2} example submissions to {out}")  # + the zip and the corrupt file
 
 
 if __name__ == "__main__":
