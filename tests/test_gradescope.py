@@ -281,11 +281,17 @@ def test_reference_details_and_exported_zip(built_sets, tmp_path):
         zf.writestr(".OTTER_LOG", b"\x80\x04 never unpickled")
     results = run_gradescope(image, tmp_path, {"ps1_backprop_2026_11_29.zip": buf.getvalue()})
     check_spec(results)
-    assert results["score"] == 34
+    assert results["score"] == full_marks(ps1)
     hidden = [t for t in results["tests"] if t["name"].endswith("hidden tests")]
     assert hidden and all(t["visibility"] == "after_published" for t in hidden)
     details = [t for t in results["tests"] if t["name"].endswith("(hidden)")]
     assert details and all(t["visibility"] == "hidden" and t["max_score"] == 0 for t in details)
+
+
+def full_marks(ps) -> float:
+    """The autograded points of a set's build (what a reference earns)."""
+    manifest = json.loads((ps.autograder_dir / "tests.json").read_text())
+    return sum(q["points"] for q in manifest["questions"] if not q["manual"])
 
 
 def test_wrong_assignment_and_non_utf8_on_gradescope(built_sets, tmp_path):
@@ -297,7 +303,7 @@ def test_wrong_assignment_and_non_utf8_on_gradescope(built_sets, tmp_path):
     nb.cells.append(nbformat.v4.new_code_cell("# caf\u00e9 au lait\npass\n"))
     data = nbformat.writes(nb).encode("utf-8").replace("caf\u00e9".encode(), b"caf\xe9")
     res = run_gradescope(image, tmp_path / "latin", {ps1.notebook: data})
-    assert res["score"] == 34 and f"cell {len(nb.cells)} line 1" in res["output"]
+    assert res["score"] == full_marks(ps1) and f"cell {len(nb.cells)} line 1" in res["output"]
 
 
 def test_hostile_submission_cannot_reach_sources_or_results_in_the_fallback(built_sets, tmp_path):
@@ -328,7 +334,7 @@ def test_hostile_submission_cannot_reach_sources_or_results_in_the_fallback(buil
     outputs = " ".join(t["output"] for t in results["tests"])
     assert "PROBE:PermissionError|PermissionError|PermissionError" in outputs
     assert "ref." not in outputs and "WROTE" not in outputs
-    assert results["score"] < 34
+    assert results["score"] < full_marks(built_sets["ps1"])
 
 
 def test_too_old_python_gets_a_results_json_naming_the_base_image(built_sets, tmp_path):
