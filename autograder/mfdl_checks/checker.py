@@ -143,20 +143,6 @@ class Checker:
             raise TestFailure(f"{what}: observed frequency {freq:.4f} over {n} draws, expected {p:.4f}; a correct "
                               f"sampler stays within {t:.2g} ({r.describe(n=n, t=t)})")
 
-    def frequency_range(self, low: float, high: float, n: int, p: float, *, what: str, hint: str = "",
-                        rule: str = "frequency") -> None:
-        """A frequency over n draws known only to lie in [low, high] (recovered from floating-point results
-        within a proven rounding bound, e.g. the counts Q-learning averages into its table): passes iff that
-        interval meets Hoeffding's [p - t, p + t] (rule `hoeffding`). A correct sampler's true frequency lies in
-        both, so it fails with probability at most the rule's delta, as `frequency`."""
-        r = self._rule(rule, Hoeffding)
-        t = r.half_width(n)
-        if high >= p - t and low <= p + t:
-            return
-        raise TestFailure(f"{what}: observed frequency between {low:.4f} and {high:.4f} over {n} draws (the "
-                          f"interval allows for rounding), expected {p:.4f}; a correct sampler stays within {t:.2g} "
-                          f"({r.describe(n=n, t=t)}).{' ' + hint if hint else ''}")
-
     # -- iterative methods -----------------------------------------------------------------------------
     def iteration_bound(self, *, student_dtype, ops: int, magnitude, amplification, input_magnitude=None,
                         propagated=None, initial=None, rule: str = "iterates") -> np.ndarray:
