@@ -158,6 +158,7 @@ def skewed_branching(n_sources: int = 8, n_actions: int = 4, p_high: Fraction = 
     terminal[end] = True
     return P, R, terminal, np.arange(n_sources)
 
+
 # ----------------------------------------------------------------------------------------------------------
 # Exact arithmetic
 # ----------------------------------------------------------------------------------------------------------
