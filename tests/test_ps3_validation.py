@@ -15,6 +15,7 @@ from conftest import load_set_module
 from conftest import mutants_caught, validation_report
 
 fx = load_set_module("ps3_qlearning", "rl_fixtures")
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_validate_ps3():
@@ -60,3 +61,83 @@ def test_envelopes_match_calibration():
     assert rule.false_fail_probability() < 2e-7
     for name, config in calibration["configs"].items():
         assert np.allclose(rule.envelope(name), config["envelope"], rtol=1e-5), name
+
+
+# -- q7's seed test and skewed-transition test (issue 11): the numbers their comments derive ----------------------
+def _binomial_collision(n: int, p: Fraction) -> Fraction:
+    """P(C = C') for independent C, C' ~ Binomial(n, p), exactly: sum_c b(c)^2."""
+    import math
+    return sum((math.comb(n, c) * p ** c * (1 - p) ** (n - c)) ** 2 for c in range(n + 1))
+
+
+def _sync_variant(find: str | None = None, with_: str | None = None):
+    """The reference q_learning_sync (mfdl_reference.py, generated from the master), optionally with one of the
+    catalogue's replacements applied to its source."""
+    source = (REPO / "solutions" / "ps3_qlearning" / "mfdl_reference.py").read_text()
+    if find is not None:
+        assert source.count(find) == 1, find
+        source = source.replace(find, with_)
+    namespace: dict = {}
+    exec(compile(source, "mfdl_reference", "exec"), namespace)
+    return namespace["q_learning_sync"]
+
+
+SKEW_GAMMA, SKEW_T = 0.5, 64          # as in the master's two q7 tests on rl_fixtures.skewed_branching
+
+
+def test_seed_test_collision_bound_and_rounding_margin():
+    P, R, terminal, sources = fx.skewed_branching()
+    pairs = sources.size * R.shape[1]
+    assert pairs == 32
+    s = _binomial_collision(SKEW_T - 1, Fraction(7, 8))
+    assert 0.1078 < float(s) < 0.1079                                    # the value quoted in the test's comment
+    assert 3 * float(s) ** pairs < 3.4e-31
+    # bit-identical tables => equal counts: twice the rounding bound (float32, the worst precision) < gamma / T
+    rule = load_config().problem_set("ps3").checks["analytic"]
+    rho = float(rule.bound(student_dtype=np.float32, ops=8 * SKEW_T, magnitude=2.0)[0])
+    assert 6.1e-5 < rho < 6.2e-5 and 2 * rho < SKEW_GAMMA / SKEW_T
+    hoeffding = load_config().problem_set("ps3").checks["frequency"]
+    assert abs(hoeffding.half_width(pairs * (SKEW_T - 1)) - 0.0672) < 1e-4
+
+
+def test_skewed_fixture_makes_q_learning_count_its_draws():
+    """Q_T = gamma C / T exactly on the source pairs (the reference, float64: C an integer up to rounding), the sinks
+    worth 1 and 0; C's mean over many seeds is (T - 1) 7/8; the same seed gives the same table, other seeds others."""
+    P, R, terminal, sources = fx.skewed_branching()
+    run = _sync_variant()
+    alpha = lambda k: 1.0 / k  # noqa: E731
+    counts = []
+    tables = {}
+    for seed in range(40):
+        Q = run(P, R, terminal, SKEW_GAMMA, SKEW_T, alpha, seed)
+        C = Q[sources] * SKEW_T / SKEW_GAMMA
+        assert np.allclose(C, np.round(C), atol=1e-9) and C.min() >= 0 and C.max() <= SKEW_T - 1
+        assert np.all(Q[sources[-1] + 2] == 1.0) and np.all(Q[sources[-1] + 1] == 0.0)   # high and low sinks
+        assert np.all(Q[terminal] == 0.0)
+        counts.append(np.round(C))
+        tables[seed] = Q.tobytes()
+    assert len(set(tables.values())) == 40                                  # 40 seeds, 40 different tables
+    assert run(P, R, terminal, SKEW_GAMMA, SKEW_T, alpha, 7).tobytes() == tables[7]
+    f = float(np.mean(counts)) / (SKEW_T - 1)
+    assert abs(f - 7 / 8) < 0.01                              # 80640 draws: 5 standard deviations = 0.0058
+
+
+def test_uniform_next_state_bugs_are_far_outside_the_hoeffding_band():
+    """The frequencies the two uniform-draw bugs of the catalogue produce on the skewed fixture (the comment of
+    test_q_learning_sync_draws_from_P quotes them): about 1/2 and 0.2, against 7/8 +- 0.067."""
+    import yaml
+    catalogue = yaml.safe_load((REPO / "solutions" / "ps3_qlearning" / "mutants.yaml").read_text())
+    bugs = {m["name"]: m["replace"][0] for m in catalogue["mutants"]
+            if m["name"].startswith("q_learning_sync: next state uniform")}
+    assert len(bugs) == 2
+    P, R, terminal, sources = fx.skewed_branching()
+    c = SKEW_T / (SKEW_GAMMA * (SKEW_T - 1))
+    freqs = {}
+    for name, rep in bugs.items():
+        run = _sync_variant(rep["find"], rep["with"])
+        means = [np.mean(run(P, R, terminal, SKEW_GAMMA, SKEW_T, lambda k: 1.0 / k, seed)[sources])
+                 for seed in range(20)]
+        freqs[name] = float(np.mean(means)) * c
+    support, everything = (freqs[n] for n in sorted(freqs, key=lambda n: "all states" in n))
+    assert abs(support - 0.5) < 0.02 and 0.15 < everything < 0.25
+    assert 7 / 8 - max(support, everything) > 5 * 0.0672                      # "at least 5 half-widths away"

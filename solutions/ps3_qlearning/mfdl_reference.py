@@ -36,6 +36,13 @@ def greedy_policy(P, R, terminal, gamma, V):
     """The greedy policy of V: argmax_a Q[s, a] in every state (lowest index among ties), integers of shape (S,)."""
     return np.argmax(q_values(P, R, terminal, gamma, V), axis=1)
 
+
+def bellman_optimality_q(P, R, terminal, gamma, Q):
+    """(T Q)(s, a) = R[s, a] + gamma * sum_t P[s, a, t] max_a' Q[t, a'] for non-terminal s; (T Q)(s, :) = 0 for
+    terminal s. Q: (S, A), 0 at terminal states. Returns T Q, of shape (S, A)."""
+    TQ = R + gamma * (P @ Q.max(axis=1))
+    return np.where(terminal[:, None], 0.0, TQ)
+
 def value_iteration(P, R, terminal, gamma, eps):
     """Value iteration from V_0 = 0 until ||V_(k+1) - V_k||_inf < eps (1 - gamma) / (2 gamma).
 

@@ -131,6 +131,34 @@ def sutton_barto_example_4_1():
     return P, R, terminal
 
 
+def skewed_branching(n_sources: int = 8, n_actions: int = 4, p_high: Fraction = Fraction(7, 8)):
+    """A fixture that makes Q-learning count its own next-state draws (problem set 3, question 7).
+
+    States 0 .. n_sources - 1 are *sources*: reward 0, and every action moves to the *high sink* (state
+    n_sources + 1) with probability p_high and to the *low sink* (state n_sources) otherwise. Every action of the
+    high sink earns 1 and of the low sink 0, and enters the terminal state n_sources + 2. p_high = 7/8 is dyadic,
+    so P and its cumulative sums are exact in float32 and float64: a correct inverse-CDF sampler draws the high
+    sink with probability exactly 7/8 from uniforms on any binary grid. Drawing uniformly among the possible next
+    states gives 1/2 instead, uniformly among all states far less.
+
+    With alpha_k = 1/k and Q_0 = 0, synchronous Q-learning gives exactly: Q_k(high sink, .) = 1 and
+    Q_k(low sink, .) = 0 for k >= 1, so the target of a source pair at sweep k >= 2 is gamma * 1[s'_k = high
+    sink] (at sweep 1 it is 0), and Q_T is the running mean of the targets:
+        Q_T(s, a) = gamma C(s, a) / T,   C(s, a) = #{k = 2..T : s'_k = high sink} ~ Binomial(T - 1, p_high),
+    independent over source pairs. Returns (P, R, terminal, sources) with sources = np.arange(n_sources)."""
+    low, high, end = n_sources, n_sources + 1, n_sources + 2
+    S = n_sources + 3
+    P = np.zeros((S, n_actions, S))
+    R = np.zeros((S, n_actions))
+    P[:n_sources, :, high] = float(p_high)
+    P[:n_sources, :, low] = float(1 - p_high)
+    P[[low, high, end], :, end] = 1.0
+    R[high] = 1.0
+    terminal = np.zeros(S, dtype=bool)
+    terminal[end] = True
+    return P, R, terminal, np.arange(n_sources)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Exact arithmetic
 # ----------------------------------------------------------------------------------------------------------
